@@ -1,0 +1,1 @@
+namespace Eas.Node.Agent.Interop;

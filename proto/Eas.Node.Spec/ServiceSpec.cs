@@ -1,0 +1,94 @@
+namespace Eas.Node.Spec;
+
+/// <summary>
+/// A validated, normalized EAS service spec. Produced only by <see cref="SpecParser"/>;
+/// every value here has passed validation, and defaults are filled in.
+/// </summary>
+public sealed record ServiceSpec
+{
+    /// <summary><c>metadata.name</c>: lowercase letters, digits and <c>_</c>, 3–63 characters.</summary>
+    public required string Name { get; init; }
+
+    /// <summary><c>metadata.instance</c>: desired replicas (default 1; 0 allowed).</summary>
+    public int Instance { get; init; } = 1;
+
+    /// <summary><c>metadata.cpu</c> in cores (default 1); request and cgroup limit.</summary>
+    public double Cpu { get; init; } = 1;
+
+    /// <summary><c>metadata.memory</c> in MB (default 1024); request and cgroup limit.</summary>
+    public int MemoryMb { get; init; } = 1024;
+
+    /// <summary><c>metadata.shm_size</c> in GB, or null for the default 64 MiB /dev/shm.</summary>
+    public double? ShmSizeGb { get; init; }
+
+    /// <summary><c>metadata.rpc.keepalive</c>: per-request gateway timeout in ms (default 5000).</summary>
+    public int KeepaliveMs { get; init; } = 5000;
+
+    /// <summary><c>metadata.rpc.enable_sigterm</c>: SIGTERM at once when the instance starts terminating.</summary>
+    public bool EnableSigterm { get; init; }
+
+    /// <summary><c>metadata.eas.termination_grace_period</c> in seconds (default 30).</summary>
+    public int TerminationGracePeriodSeconds { get; init; } = 30;
+
+    /// <summary><c>containers[0]</c>; Eas.Node runs one container per instance.</summary>
+    public required ContainerSpec Container { get; init; }
+
+    /// <summary><c>storage[]</c>.</summary>
+    public IReadOnlyList<StorageSpec> Storage { get; init; } = [];
+
+    /// <summary><c>token</c>, or null when the coordinator must generate one.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>The size of /dev/shm in MiB: <see cref="ShmSizeGb"/> or 64.</summary>
+    public long ShmMib => ShmSizeGb is { } gb ? (long)Math.Ceiling(gb * 1024) : 64;
+
+    /// <summary>CPU in thousandths of a core.</summary>
+    public long CpuMillis => (long)Math.Round(Cpu * 1000);
+}
+
+/// <summary><c>containers[0]</c>.</summary>
+public sealed record ContainerSpec
+{
+    /// <summary>"host" for the host environment, or an OCI image reference.</summary>
+    public required string Image { get; init; }
+
+    /// <summary>Run with <c>/bin/sh -c</c>; exactly one of Script and Command is set.</summary>
+    public string? Script { get; init; }
+
+    /// <summary>Exec'd without a shell.</summary>
+    public IReadOnlyList<string>? Command { get; init; }
+
+    /// <summary>The port the process listens on (1–65535; not 8080 or 9090).</summary>
+    public required int Port { get; init; }
+
+    /// <summary><c>env[]</c> in order; names are unique.</summary>
+    public IReadOnlyList<EnvVar> Env { get; init; } = [];
+
+    /// <summary><c>prepare.pythonRequirements</c>: pip requirement strings.</summary>
+    public IReadOnlyList<string> PythonRequirements { get; init; } = [];
+
+    /// <summary><c>prepare.pythonRequirementsPath</c>: an absolute path inside the instance.</summary>
+    public string? PythonRequirementsPath { get; init; }
+}
+
+/// <summary>One <c>env[]</c> entry.</summary>
+public sealed record EnvVar(string Name, string Value);
+
+/// <summary>One <c>storage[]</c> entry: a mount path and exactly one source.</summary>
+public sealed record StorageSpec
+{
+    /// <summary>Absolute path inside the instance, without <c>..</c>; trailing slash removed.</summary>
+    public required string MountPath { get; init; }
+
+    /// <summary><c>host {path, readOnly}</c>: a host directory (absolute after parsing).</summary>
+    public HostStorage? Host { get; init; }
+
+    /// <summary><c>empty_dir {medium, size_limit}</c>.</summary>
+    public EmptyDirStorage? EmptyDir { get; init; }
+}
+
+/// <summary><c>storage[].host</c>.</summary>
+public sealed record HostStorage(string Path, bool ReadOnly);
+
+/// <summary><c>storage[].empty_dir</c>; <paramref name="Medium"/> is "" (disk) or "memory".</summary>
+public sealed record EmptyDirStorage(string Medium, long SizeLimitMib);

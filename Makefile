@@ -1,0 +1,60 @@
+# Eas.Node — the two commands a newcomer needs:
+#   make demo   install what the demo needs, build, start coordinator + agent, deploy the quick start
+#   make test   build and run every test tier (unit, functional with real runc/conmon/CNI/SQLite/gRPC)
+#
+# Other targets: build, launchers, demo-stop, lint, format, bench, clean.
+
+SHELL := /bin/bash
+CONFIGURATION ?= Release
+DOTNET ?= dotnet
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+# OS packages the runtime and the tests need (Debian/Ubuntu names).
+OS_PACKAGES := runc conmon containernetworking-plugins iptables iproute2 procps python3 python3-venv python3-flask curl jq
+
+LAUNCHERS := bin/easctl bin/eas-coordinator bin/eas-agent bin/eas-gateway
+
+.PHONY: all deps build launchers demo demo-stop test test-unit lint format bench clean
+
+all: build
+
+## deps: install the OS packages (root, apt) when any is missing
+deps:
+	@scripts/install-deps.sh $(OS_PACKAGES)
+
+## build: compile everything and write the bin/ launchers
+build:
+	$(DOTNET) build Eas.Node.sln -c $(CONFIGURATION) -nologo -clp:ErrorsOnly
+	@$(MAKE) --no-print-directory launchers
+
+launchers:
+	@scripts/write-launchers.sh $(CONFIGURATION)
+
+## demo: coordinator (gateway embedded) + one agent in the background, quick start deployed with 2 instances
+demo: deps build
+	@scripts/demo.sh
+
+## demo-stop: stop everything the demo started and remove its state
+demo-stop:
+	@scripts/demo-stop.sh
+
+## test: build and run every test project (functional tests need root for runc, CNI and cgroups)
+test: deps build
+	@scripts/run-tests.sh $(CONFIGURATION)
+
+## lint: the code style gate (also run by CI)
+lint:
+	$(DOTNET) format Eas.Node.sln --verify-no-changes --no-restore
+
+format:
+	$(DOTNET) format Eas.Node.sln --no-restore
+
+## bench: gateway vs nginx, deploy latency, agent memory (see bench/README.md)
+bench: deps build
+	@bench/run-all.sh
+
+clean:
+	$(DOTNET) clean Eas.Node.sln -nologo -v q
+	rm -rf bin

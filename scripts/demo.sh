@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# make demo: start eas-coordinator (gateway embedded) and AGENTS eas-agent processes in the background,
+# state under .demo/, then deploy examples/quickstart/service.json and wait until it is Ready.
+# Safe to run again: running daemons are kept, dead ones restarted, the service is created once.
+set -euo pipefail
+source "$(dirname "$0")/demo-lib.sh"
+agents="${AGENTS:-1}"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "make demo: the agent runs instances with runc, cgroups and network namespaces and needs root; run it as root (sudo make demo)" >&2
+  exit 1
+fi
+
+mkdir -p "$demo/logs"
+
+if [[ ! -f $demo/coordinator.json ]]; then
+  cat > "$demo/coordinator.json" <<JSON
+{
+  "Coordinator": {
+    "Listen": "http://127.0.0.1:9090",
+    "DataDir": "$demo/coordinator",
+    "EmbeddedGateway": true,
+    "GatewayListen": "http://127.0.0.1:8080"
+  }
+}
+JSON
+fi
+
+for ((i = 1; i <= agents; i++)); do
+  [[ -f $demo/agent-$i.json ]] && continue
+  cat > "$demo/agent-$i.json" <<JSON
+{
+  "Agent": {
+    "NodeName": "demo-node-$i",
+    "Coordinator": "http://127.0.0.1:9090",
+    "Address": "127.0.0.1",
+    "StateDir": "$demo/agent-$i",
+    "Bridge": "easdemo$i",
+    "Subnet": "10.233.$i.0/24"
+  }
+}
+JSON
+done
+
+if running coordinator eas-coordinator; then
+  echo "eas-coordinator is running (pid $(cat "$demo/coordinator.pid"))"
+else
+  nohup "$root/bin/eas-coordinator" --config "$demo/coordinator.json" >>"$demo/logs/coordinator.log" 2>&1 &
+  echo $! >"$demo/coordinator.pid"
+  echo "started eas-coordinator (pid $!), log: .demo/logs/coordinator.log"
+fi
+
+for _ in $(seq 1 300); do
+  "$easctl" list >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$easctl" list >/dev/null || { echo "eas-coordinator did not come up; see .demo/logs/coordinator.log" >&2; tail -20 "$demo/logs/coordinator.log" >&2; exit 1; }
+
+for ((i = 1; i <= agents; i++)); do
+  if running "agent-$i" eas-agent; then
+    echo "eas-agent demo-node-$i is running (pid $(cat "$demo/agent-$i.pid"))"
+  else
+    nohup "$root/bin/eas-agent" --config "$demo/agent-$i.json" >>"$demo/logs/agent-$i.log" 2>&1 &
+    echo $! >"$demo/agent-$i.pid"
+    echo "started eas-agent demo-node-$i (pid $!), log: .demo/logs/agent-$i.log"
+  fi
+done
+
+ready_nodes() { "$easctl" nodes -o json 2>/dev/null | jq '[.[] | select(.status == "Ready")] | length' 2>/dev/null || echo 0; }
+for _ in $(seq 1 300); do
+  [[ $(ready_nodes) -ge $agents ]] && break
+  sleep 0.1
+done
+[[ $(ready_nodes) -ge $agents ]] || { echo "the agent(s) did not register; see .demo/logs/agent-*.log" >&2; tail -20 "$demo"/logs/agent-*.log >&2; exit 1; }
+
+if "$easctl" desc flask_demo >/dev/null 2>&1; then
+  echo "flask_demo is deployed; waiting until it is Ready"
+  "$easctl" scale flask_demo "$("$easctl" desc flask_demo -o json | jq .replicas.desired)" --wait --timeout 300 >/dev/null
+else
+  "$easctl" create -f "$root/examples/quickstart/service.json" --wait --timeout 300 >/dev/null
+fi
+
+"$easctl" desc flask_demo
+token="$("$easctl" desc flask_demo -o json | jq -r .token)"
+endpoint="$("$easctl" desc flask_demo -o json | jq -r .endpoint)"
+cat <<TEXT
+
+The quick start is up. Call it:
+
+  curl -H "Authorization: $token" $endpoint/
+
+More: bin/easctl desc flask_demo | bin/easctl logs flask_demo | bin/easctl scale flask_demo 3 | make demo-stop
+TEXT

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make test: the style gate, then every test project, one at a time (the functional tiers start real
+# runc containers, CNI networks and daemons, so they don't run side by side). Prints one summary line.
+set -uo pipefail
+configuration="${1:-Release}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+results="$root/TestResults"
+rm -rf "$results"
+mkdir -p "$results"
+
+echo "== dotnet format --verify-no-changes"
+if ! dotnet format Eas.Node.sln --verify-no-changes --no-restore; then
+  echo "code style: run 'make format' and commit the result" >&2
+  exit 1
+fi
+
+status=0
+for project in tests/*/*.csproj; do
+  name="$(basename "$project" .csproj)"
+  echo "== $name"
+  dotnet test "$project" -c "$configuration" --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
+    --results-directory "$results" || status=1
+done
+
+total_passed=0 total_failed=0 total_skipped=0
+for trx in "$results"/*.trx; do
+  [[ -f $trx ]] || continue
+  counters="$(grep -o '<Counters [^>]*>' "$trx" | head -1)"
+  passed="$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+  failed="$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+  total="$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")"
+  executed="$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+  total_passed=$((total_passed + ${passed:-0}))
+  total_failed=$((total_failed + ${failed:-0}))
+  total_skipped=$((total_skipped + ${total:-0} - ${executed:-0}))
+done
+echo
+echo "${total_passed} passed, ${total_failed} failed, ${total_skipped} skipped"
+[[ $total_passed -gt 0 ]] || status=1
+exit $status

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Every benchmark the README quotes; results land in bench/results/.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+"$here/gateway/run.sh"
+"$here/deploy/run.sh"

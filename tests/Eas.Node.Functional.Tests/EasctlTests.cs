@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using Eas.Node.Contracts.V1;
+using Eas.Node.Functional.Tests.Infrastructure;
+
+namespace Eas.Node.Functional.Tests;
+
+/// <summary>easctl as a user runs it: a real process against the real coordinator.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class EasctlTests(Cluster cluster)
+{
+    [ClusterFact]
+    public async Task Create_BadSpec_PrintsEveryErrorWithItsPath_AndStoresNothing()
+    {
+        var spec = Path.Combine(cluster.Dir, "bad.json");
+        await File.WriteAllTextAsync(spec, """
+            {
+              "metadata": { "name": "bad_demo", "cpu": -1 },
+              "containers": [{ "image": "host", "port": 8080 }],
+              "storage": [
+                { "mount_path": "data", "host": { "path": "/tmp" } },
+                { "mount_path": "/mnt/../etc", "empty_dir": {} },
+                { "mount_path": "/mnt/x", "floppy": { "path": "a" } }
+              ]
+            }
+            """);
+
+        var (exit, stdout, stderr) = await EasctlAsync("create", "-f", spec);
+
+        exit.Should().NotBe(0);
+        stderr.Should().Contain("metadata.cpu")
+            .And.Contain("containers[0].port")
+            .And.Contain("containers[0]")
+            .And.Contain("storage[0].mount_path")
+            .And.Contain("storage[1].mount_path")
+            .And.Contain("storage[2]");
+        stdout.Should().NotContain("created");
+        var services = await cluster.Services.ListServicesAsync(new ListServicesRequest());
+        services.Services.Should().NotContain(s => s.Name == "bad_demo");
+    }
+
+    [ClusterFact]
+    public async Task Desc_UnknownService_FailsWithMessage()
+    {
+        var (exit, _, stderr) = await EasctlAsync("desc", "no_such_service");
+
+        exit.Should().NotBe(0);
+        stderr.Should().Contain("no_such_service");
+    }
+
+    [ClusterFact]
+    public async Task Nodes_Json_ListsTheAgent()
+    {
+        var (exit, stdout, _) = await EasctlAsync("nodes", "-o", "json");
+
+        exit.Should().Be(0);
+        stdout.Should().Contain(cluster.NodeName).And.Contain("\"status\": \"Ready\"");
+    }
+
+    private async Task<(int Exit, string Stdout, string Stderr)> EasctlAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Repo.Easctl);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["EAS_COORDINATOR"] = cluster.CoordinatorUrl;
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}

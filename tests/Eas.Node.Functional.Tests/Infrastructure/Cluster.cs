@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Eas.Node.Contracts.V1;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Eas.Node.Functional.Tests.Infrastructure;
+
+/// <summary>
+/// A real one-node cluster on loopback: eas-coordinator (gateway embedded) and one eas-agent as separate
+/// processes, state in a temp folder, its own CNI bridge and subnet. Disposing it deletes every service,
+/// stops the daemons and runs <c>eas-agent cleanup</c>, so the host is left as it was.
+/// </summary>
+public sealed class Cluster : IAsyncLifetime
+{
+    private static readonly TimeSpan RegisterTimeout = TimeSpan.FromSeconds(60);
+    private Daemon? _coordinator;
+    private Daemon? _agent;
+    private GrpcChannel? _channel;
+
+    public Cluster()
+    {
+        var tag = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
+        Dir = Directory.CreateTempSubdirectory("eas-ft-").FullName;
+        CoordinatorUrl = $"http://127.0.0.1:{FreePort()}";
+        GatewayUrl = $"http://127.0.0.1:{FreePort()}";
+        Bridge = "easft" + tag;
+        Subnet = $"10.236.{Environment.ProcessId % 250}.0/24";
+        NodeName = "ft-node-" + tag;
+        AgentStateDir = Path.Combine(Dir, "agent");
+        CoordinatorConfig = Path.Combine(Dir, "coordinator.json");
+        AgentConfig = Path.Combine(Dir, "agent.json");
+    }
+
+    public static bool CanRun => OperatingSystem.IsLinux() && Native.GetEuid() == 0 && File.Exists("/usr/sbin/runc") && File.Exists("/usr/bin/conmon");
+
+    public static string WhyNot => "needs Linux, root, runc and conmon (make deps installs them; run the tests as root)";
+
+    public string Dir { get; }
+
+    public string CoordinatorUrl { get; }
+
+    public string GatewayUrl { get; }
+
+    public string Bridge { get; }
+
+    public string Subnet { get; }
+
+    public string NodeName { get; }
+
+    public string AgentStateDir { get; }
+
+    public string CoordinatorConfig { get; }
+
+    public string AgentConfig { get; }
+
+    public Services.ServicesClient Services { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        if (!CanRun)
+        {
+            return;
+        }
+
+        await File.WriteAllTextAsync(CoordinatorConfig, $$"""
+            { "Coordinator": { "Listen": "{{CoordinatorUrl}}", "DataDir": "{{Path.Combine(Dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "{{GatewayUrl}}" } }
+            """);
+        await File.WriteAllTextAsync(AgentConfig, $$"""
+            { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}" } }
+            """);
+        _channel = GrpcChannel.ForAddress(CoordinatorUrl);
+        Services = new Services.ServicesClient(_channel);
+        StartCoordinator();
+        await StartAgentAsync();
+    }
+
+    public async Task StartAgentAsync()
+    {
+        _agent = Daemon.Start("agent", Repo.Agent, Path.Combine(Dir, "agent.log"), "--config", AgentConfig);
+        await WaitForAsync(async () =>
+        {
+            var nodes = await Services.ListNodesAsync(new ListNodesRequest());
+            return nodes.Nodes.Any(n => n.Name == NodeName && n.Status == "Ready");
+        }, RegisterTimeout, "the agent to register");
+    }
+
+    /// <summary>SIGTERM to the agent, as <c>systemctl stop eas-agent</c>; its instances keep running under conmon.</summary>
+    public void StopAgent() => _agent?.Dispose();
+
+    public void StartCoordinator() =>
+        _coordinator = Daemon.Start("coordinator", Repo.Coordinator, Path.Combine(Dir, "coordinator.log"), "--config", CoordinatorConfig);
+
+    /// <summary>kill -9 of the coordinator, then a fresh one over the same data directory.</summary>
+    public async Task RestartCoordinatorHardAsync()
+    {
+        _coordinator!.Kill9();
+        _coordinator.Dispose();
+        StartCoordinator();
+        await WaitForAsync(async () =>
+        {
+            var nodes = await Services.ListNodesAsync(new ListNodesRequest());
+            return nodes.Nodes.Any(n => n.Name == NodeName && n.Status == "Ready");
+        }, RegisterTimeout, "the agent to reconnect to the restarted coordinator");
+    }
+
+    public async Task<ServiceInfo> WaitReadyAsync(string name, int ready, TimeSpan timeout)
+    {
+        ServiceInfo? last = null;
+        await WaitForAsync(async () =>
+        {
+            last = await Services.DescribeServiceAsync(new ServiceRef { Name = name });
+            return last.Instances.Count(i => i.State == InstanceState.Ready && i.ServiceVersion == last.Version) == ready;
+        }, timeout, $"{name} to have {ready} Ready instance(s)", () => last?.ToString() ?? "");
+        return last!;
+    }
+
+    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string>? state = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? lastError = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (RpcException e)
+            {
+                lastError = e;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}. {state?.Invoke()} {lastError?.Message}\n" +
+            $"--- coordinator log tail ---\n{Tail("coordinator.log")}\n--- agent log tail ---\n{Tail("agent.log")}");
+    }
+
+    public string Tail(string log, int lines = 40)
+    {
+        var path = Path.Combine(Dir, log);
+        return File.Exists(path) ? string.Join('\n', File.ReadLines(path).TakeLast(lines)) : "(no log)";
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (!CanRun)
+        {
+            return;
+        }
+
+        try
+        {
+            var services = await Services.ListServicesAsync(new ListServicesRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
+            foreach (var s in services.Services)
+            {
+                await Services.DeleteServiceAsync(new ServiceRef { Name = s.Name });
+            }
+
+            await WaitForAsync(async () => (await Services.ListServicesAsync(new ListServicesRequest())).Services.Count == 0, TimeSpan.FromSeconds(60), "services to be deleted");
+        }
+        catch (Exception e) when (e is RpcException or TimeoutException)
+        {
+            // Cleanup below removes whatever is left.
+        }
+
+        _coordinator?.Dispose();
+        _agent?.Dispose();
+        _channel?.Dispose();
+        RunCleanup();
+        Directory.Delete(Dir, recursive: true);
+    }
+
+    /// <summary>What <c>make demo-stop</c> does for an agent: remove every instance, network and cgroup it made.</summary>
+    public void RunCleanup()
+    {
+        using var cleanup = Daemon.Start("cleanup", Repo.Agent, Path.Combine(Dir, "cleanup.log"), "cleanup", "--config", AgentConfig);
+        for (var i = 0; i < 600 && !cleanup.HasExited; i++)
+        {
+            Thread.Sleep(100);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<Cluster>
+{
+    public const string Name = "cluster";
+}

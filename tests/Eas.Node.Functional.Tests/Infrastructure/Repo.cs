@@ -1,0 +1,33 @@
+namespace Eas.Node.Functional.Tests.Infrastructure;
+
+/// <summary>Where the repository and the built daemons are, seen from the test assembly.</summary>
+internal static class Repo
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>The configuration this test assembly was built with (Debug or Release); the daemons match it.</summary>
+    public static string Configuration { get; } =
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    public static string Dll(string project, string assembly) =>
+        Path.Combine(Root, project, "bin", Configuration, "net10.0", assembly + ".dll");
+
+    public static string Coordinator => Dll("coordinator/Eas.Node.Coordinator", "eas-coordinator");
+
+    public static string Agent => Dll("agent/Eas.Node.Agent", "eas-agent");
+
+    public static string Easctl => Dll("cli/Eas.Node.Cli", "easctl");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Eas.Node.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Eas.Node.sln not found above " + AppContext.BaseDirectory);
+    }
+}

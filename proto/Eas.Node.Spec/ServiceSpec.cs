@@ -44,11 +44,32 @@ public sealed record ServiceSpec
 
     /// <summary>CPU in thousandths of a core.</summary>
     public long CpuMillis => (long)Math.Round(Cpu * 1000);
+
+    /// <summary>Value equality, lists compared element by element (a record alone compares list references).</summary>
+    public bool Equals(ServiceSpec? other) =>
+        other is not null
+        && Name == other.Name
+        && Instance == other.Instance
+        && Cpu.Equals(other.Cpu)
+        && MemoryMb == other.MemoryMb
+        && Nullable.Equals(ShmSizeGb, other.ShmSizeGb)
+        && KeepaliveMs == other.KeepaliveMs
+        && EnableSigterm == other.EnableSigterm
+        && TerminationGracePeriodSeconds == other.TerminationGracePeriodSeconds
+        && Container.Equals(other.Container)
+        && Storage.SequenceEqual(other.Storage)
+        && Token == other.Token;
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, Instance, Cpu, MemoryMb, Container, Storage.Count, Token);
 }
 
 /// <summary><c>containers[0]</c>.</summary>
 public sealed record ContainerSpec
 {
+    /// <summary>The <see cref="Image"/> value that means "run on the host environment, no image".</summary>
+    public const string HostImage = "host";
+
     /// <summary>"host" for the host environment, or an OCI image reference.</summary>
     public required string Image { get; init; }
 
@@ -69,6 +90,23 @@ public sealed record ContainerSpec
 
     /// <summary><c>prepare.pythonRequirementsPath</c>: an absolute path inside the instance.</summary>
     public string? PythonRequirementsPath { get; init; }
+
+    /// <summary>True when the instance runs on the host environment rather than an OCI image.</summary>
+    public bool UsesHostEnvironment => Image == HostImage;
+
+    /// <summary>Value equality, lists compared element by element.</summary>
+    public bool Equals(ContainerSpec? other) =>
+        other is not null
+        && Image == other.Image
+        && Script == other.Script
+        && (Command is null ? other.Command is null : other.Command is not null && Command.SequenceEqual(other.Command))
+        && Port == other.Port
+        && Env.SequenceEqual(other.Env)
+        && PythonRequirements.SequenceEqual(other.PythonRequirements)
+        && PythonRequirementsPath == other.PythonRequirementsPath;
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Image, Script, Command?.Count, Port, Env.Count, PythonRequirements.Count, PythonRequirementsPath);
 }
 
 /// <summary>One <c>env[]</c> entry.</summary>
@@ -90,5 +128,17 @@ public sealed record StorageSpec
 /// <summary><c>storage[].host</c>.</summary>
 public sealed record HostStorage(string Path, bool ReadOnly);
 
-/// <summary><c>storage[].empty_dir</c>; <paramref name="Medium"/> is "" (disk) or "memory".</summary>
-public sealed record EmptyDirStorage(string Medium, long SizeLimitMib);
+/// <summary><c>storage[].empty_dir</c>: a fresh folder per instance.</summary>
+/// <param name="Medium"><see cref="DiskMedium"/> ("", node disk) or <see cref="MemoryMedium"/> ("memory", tmpfs).</param>
+/// <param name="SizeLimitMib">
+/// <c>size_limit</c> in MiB, or 0 when none was given (no limit of its own). The JSON gives a number
+/// of GiB (EAS style, <c>2</c>) or a string with a unit (<c>"512Mi"</c>, <c>"2Gi"</c>, <c>"1Ti"</c>).
+/// </param>
+public sealed record EmptyDirStorage(string Medium, long SizeLimitMib)
+{
+    /// <summary>The node's disk.</summary>
+    public const string DiskMedium = "";
+
+    /// <summary>A tmpfs, counted against the instance's memory.</summary>
+    public const string MemoryMedium = "memory";
+}

@@ -1,3 +1,8 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Eas.Node.Spec.Parsing;
+
 namespace Eas.Node.Spec;
 
 /// <summary>One problem found in a spec: where (JSON path), what rule, and how to fix it.</summary>
@@ -24,7 +29,124 @@ public sealed record SpecParseResult(ServiceSpec? Spec, IReadOnlyList<SpecDiagno
     public bool IsValid => Spec is not null && Errors.Count == 0;
 }
 
-/// <summary>Parses and validates EAS service JSON.</summary>
+/// <summary>
+/// Parses and validates EAS service JSON into a <see cref="ServiceSpec"/>. The rules are those of
+/// the service-spec design (SERVICE-SPEC.md): nested and flat dotted keys are the same key (<c>"rpc.keepalive"</c> inside
+/// <c>metadata</c>, <c>"metadata.instance"</c> at the top); a top-level <c>name</c> is the legacy
+/// <c>metadata.name</c>; every error is reported at once with its JSON path, the rule and a fix;
+/// unknown keys and cloud-only keys are warnings; wrong types are errors, never silent defaults.
+/// </summary>
 public static partial class SpecParser
 {
+    /// <summary>
+    /// Parses <paramref name="json"/>. Never throws: invalid JSON is one error at path <c>$</c> with
+    /// the line and column, anything else wrong is an error at the offending value's path.
+    /// </summary>
+    /// <param name="json">The service JSON, as a user wrote it.</param>
+    /// <param name="options">Where relative <c>host</c> storage paths resolve; null for none.</param>
+    public static SpecParseResult Parse(string json, SpecParseOptions? options = null)
+    {
+        options ??= new SpecParseOptions();
+        var reader = new SpecReader();
+        ServiceSpec? spec = null;
+        try
+        {
+            if (json is null)
+            {
+                reader.Error(SpecPath.Root, "no spec was given", "pass the service JSON");
+            }
+            else
+            {
+                using var document = JsonDocument.Parse(json, SpecJson.DocumentOptions);
+                var problems = new List<KeyNormalizer.Problem>();
+                var root = KeyNormalizer.Normalize(document.RootElement, SpecPath.Root, problems);
+                foreach (var problem in problems)
+                {
+                    reader.Error(problem.Path, problem.Message, problem.Fix);
+                }
+
+                if (root is JsonObject rootObject)
+                {
+                    spec = ReadSpec(rootObject, reader, options);
+                }
+                else
+                {
+                    reader.Error(SpecPath.Root, $"the spec must be a JSON object, got {SpecReader.Describe(root)}", "start from {\"metadata\": {\"name\": \"my_service\"}, \"containers\": [...]}");
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            reader.Error(SpecPath.Root, $"not valid JSON at {SpecJson.Describe(ex)}", "fix the JSON syntax there (quotes, commas, brackets)");
+        }
+        catch (Exception ex)
+        {
+            // A bug here must not take the API down with a 500; it surfaces as a diagnostic instead.
+            reader.Error(SpecPath.Root, $"internal error while reading the spec: {ex.GetType().Name}: {ex.Message}", "report this as a bug in Eas.Node with the spec that caused it");
+            spec = null;
+        }
+
+        return new SpecParseResult(reader.HasErrors ? null : spec, reader.Errors, reader.Warnings);
+    }
+
+    private static ServiceSpec? ReadSpec(JsonObject root, SpecReader reader, SpecParseOptions options)
+    {
+        var metadata = ReadMetadata(root, reader);
+        var container = ReadContainers(root, reader);
+        var storage = ReadStorage(root, reader, options);
+        var token = ReadToken(root, reader);
+        reader.OtherKeys(root, SpecPath.Root, "metadata", "name", "containers", "storage", "token");
+
+        if (reader.HasErrors || metadata.Name is null || container is null)
+        {
+            return null;
+        }
+
+        return new ServiceSpec
+        {
+            Name = metadata.Name,
+            Instance = metadata.Instance,
+            Cpu = metadata.Cpu,
+            MemoryMb = metadata.MemoryMb,
+            ShmSizeGb = metadata.ShmSizeGb,
+            KeepaliveMs = metadata.KeepaliveMs,
+            EnableSigterm = metadata.EnableSigterm,
+            TerminationGracePeriodSeconds = metadata.TerminationGracePeriodSeconds,
+            Container = container,
+            Storage = storage,
+            Token = token,
+        };
+    }
+
+    private static string? ReadToken(JsonObject root, SpecReader reader)
+    {
+        // The token is a secret: messages say what is wrong with it, never what it is.
+        if (!root.TryGetPropertyValue("token", out var node))
+        {
+            return null;
+        }
+
+        if (SpecReader.Kind(node) != JsonValueKind.String)
+        {
+            reader.Error("token", $"must be a string, got {SpecReader.Kind(node).ToString().ToLowerInvariant()}", "write the token in quotes, or remove the key to have one generated");
+            return null;
+        }
+
+        var token = node!.GetValue<string>();
+        if (!TokenPattern().IsMatch(token))
+        {
+            var problem = token.Length is 0 or > 256
+                ? $"is {token.Length} characters long"
+                : $"has a character outside A-Z a-z 0-9 . _ ~ + / = - at position {Array.FindIndex(token.ToCharArray(), c => !IsTokenChar(c)) + 1}";
+            reader.Error("token", $"must be 1 to 256 characters of A-Z a-z 0-9 . _ ~ + / = -; it {problem}", "use another token, or remove the key to have one generated");
+            return null;
+        }
+
+        return token;
+    }
+
+    private static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '~' or '+' or '/' or '=' or '-';
+
+    [GeneratedRegex(@"^[A-Za-z0-9._~+/=\-]{1,256}\z")]
+    private static partial Regex TokenPattern();
 }

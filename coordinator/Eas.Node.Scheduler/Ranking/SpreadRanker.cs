@@ -1,0 +1,10 @@
+namespace Eas.Node.Scheduler.Ranking;
+
+/// <summary>
+/// Prefers nodes with fewer instances of the same service, so that losing one host loses as few
+/// replicas as possible. Scores are 0 for a node without the service, −1 with one instance, and so on.
+/// </summary>
+internal sealed class SpreadRanker : INodeRanker
+{
+    public double Score(NodeState node, PlacementRequest request) => -node.InstancesOf(request.Service);
+}

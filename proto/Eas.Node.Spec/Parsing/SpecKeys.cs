@@ -1,0 +1,97 @@
+namespace Eas.Node.Spec.Parsing;
+
+/// <summary>
+/// EAS keys that Eas.Node recognizes but does not read, by schema path (array indexes blanked).
+/// Keys read by the parser are listed where they are read; anything in neither place is unknown.
+/// </summary>
+internal static class SpecKeys
+{
+    /// <summary>Keys that only mean something on Alibaba Cloud: accepted, warned about, ignored.</summary>
+    private static readonly HashSet<string> _cloudOnly = new(StringComparer.Ordinal)
+    {
+        "cloud",
+        "networking",
+        "sinker",
+        "confidential",
+        "metadata.workspace_id",
+        "metadata.resource",
+        "metadata.rdma",
+        "metadata.cuda",
+        "metadata.quota_id",
+        "metadata.gateway",
+        "metadata.gpu_model",
+        "metadata.role",
+    };
+
+    /// <summary>EAS keys with a meaning here that Eas.Node does not implement yet: warned about, ignored.</summary>
+    private static readonly HashSet<string> _notSupportedYet = new(StringComparer.Ordinal)
+    {
+        "dockerAuth",
+        "autoscaler",
+        "cronscaler",
+        "labels",
+        "features",
+        "runtime",
+        "unit",
+        "aimaster",
+        "options",
+        "model_path",
+        "model_entry",
+        "model_config",
+        "oss_endpoint",
+        "processor",
+        "processor_path",
+        "processor_entry",
+        "processor_mainclass",
+        "processor_type",
+        "warm_up_data_path",
+        "metadata.gpu",
+        "metadata.gpu_memory",
+        "metadata.gpu_core_percentage",
+        "metadata.npu",
+        "metadata.qos",
+        "metadata.resource_burstable",
+        "metadata.resource_rebalancing",
+        "metadata.scheduling",
+        "metadata.node_selector",
+        "metadata.rolling_strategy",
+        "metadata.group",
+        "metadata.enable_grpc",
+        "metadata.enable_webservice",
+        "metadata.type",
+        "metadata.workload_type",
+        "metadata.disk",
+        "metadata.elastic_job",
+        "metadata.rpc.batching",
+        "metadata.rpc.io_threads",
+        "metadata.rpc.max_batch_size",
+        "metadata.rpc.max_batch_timeout",
+        "metadata.rpc.max_queue_size",
+        "metadata.rpc.worker_threads",
+        "metadata.rpc.rate_limit",
+        "metadata.rpc.proxy_path",
+        "metadata.rpc.health_check_path",
+        "metadata.rpc.health_check_port",
+        "metadata.rpc.retries",
+        "metadata.rpc.enable_service_hang_detect",
+        "metadata.rpc.decompressor",
+        "metadata.rpc.mirror",
+        "metadata.eas.enable_graceful_shutdown",
+        "containers[].liveness_check",
+        "containers[].readiness_check",
+        "containers[].startup_check",
+        "containers[].health_check",
+        "storage[].properties",
+    };
+
+    /// <summary>Storage kinds EAS has and Eas.Node cannot mount yet: an error, since the instance would miss its data.</summary>
+    public static readonly IReadOnlyList<string> UnsupportedStorageKinds =
+        ["oss", "nfs", "git", "cache", "pvc", "image", "dataset", "model", "code", "cpfs", "bmcpfs"];
+
+    /// <summary>Storage kinds Eas.Node mounts.</summary>
+    public static readonly IReadOnlyList<string> StorageKinds = ["host", "empty_dir"];
+
+    public static bool IsCloudOnly(string path) => _cloudOnly.Contains(SpecPath.Schema(path));
+
+    public static bool IsNotSupportedYet(string path) => _notSupportedYet.Contains(SpecPath.Schema(path));
+}

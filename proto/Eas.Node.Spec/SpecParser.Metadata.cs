@@ -1,0 +1,143 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Eas.Node.Spec.Parsing;
+
+namespace Eas.Node.Spec;
+
+public static partial class SpecParser
+{
+    /// <summary>What <c>metadata</c> (and the legacy top-level <c>name</c>) said, with defaults applied.</summary>
+    private sealed record MetadataValues(
+        string? Name,
+        int Instance,
+        double Cpu,
+        int MemoryMb,
+        double? ShmSizeGb,
+        int KeepaliveMs,
+        bool EnableSigterm,
+        int TerminationGracePeriodSeconds);
+
+    private static MetadataValues ReadMetadata(JsonObject root, SpecReader reader)
+    {
+        const string Path = "metadata";
+        var metadata = reader.Object(root, SpecPath.Root, Path) ?? new JsonObject();
+        var name = ReadName(root, metadata, reader);
+
+        var instance = reader.Integer(metadata, Path, "instance", 0, 1000,
+            "instance is the replica count, 0 to 1000", "use e.g. 2; 0 keeps the service with no running instance");
+        var cpu = reader.Number(metadata, Path, "cpu", 0, 512,
+            "cpu is cores per instance, more than 0 and at most 512", "use e.g. 1 or 0.5");
+        if (cpu is > 0 and < 0.001)
+        {
+            reader.Error(SpecPath.Child(Path, "cpu"), $"{cpu} is below one millicore (0.001)", "use at least 0.001, e.g. 0.1");
+            cpu = null;
+        }
+
+        var memory = reader.Integer(metadata, Path, "memory", 1, 16 * 1024 * 1024,
+            "memory is MB per instance, 1 to 16777216", "use e.g. 1024 for 1 GB");
+        var shm = reader.Number(metadata, Path, "shm_size", 0, 1024,
+            "shm_size is the /dev/shm size in GB, more than 0 and at most 1024", "use e.g. 1, or remove it for the default 64 MiB");
+
+        var (keepalive, sigterm) = ReadRpc(metadata, reader);
+        var grace = ReadEas(metadata, reader);
+
+        reader.OtherKeys(metadata, Path, "name", "instance", "cpu", "memory", "shm_size", "rpc", "eas");
+        return new MetadataValues(
+            name,
+            (int)(instance ?? 1),
+            cpu ?? 1,
+            (int)(memory ?? 1024),
+            shm,
+            (int)(keepalive ?? 5000),
+            sigterm ?? false,
+            (int)(grace ?? 30));
+    }
+
+    private static (long? KeepaliveMs, bool? EnableSigterm) ReadRpc(JsonObject metadata, SpecReader reader)
+    {
+        const string Path = "metadata.rpc";
+        if (reader.Object(metadata, "metadata", "rpc") is not { } rpc)
+        {
+            return (null, null);
+        }
+
+        var keepalive = reader.Integer(rpc, Path, "keepalive", 1, 3_600_000,
+            "keepalive is the per-request timeout in ms, 1 to 3600000", "use e.g. 5000 (the default) or 60000 for slow models");
+        var sigterm = reader.Bool(rpc, Path, "enable_sigterm");
+        reader.OtherKeys(rpc, Path, "keepalive", "enable_sigterm");
+        return (keepalive, sigterm);
+    }
+
+    private static long? ReadEas(JsonObject metadata, SpecReader reader)
+    {
+        const string Path = "metadata.eas";
+        if (reader.Object(metadata, "metadata", "eas") is not { } eas)
+        {
+            return null;
+        }
+
+        var grace = reader.Integer(eas, Path, "termination_grace_period", 0, 3600,
+            "termination_grace_period is the drain time in seconds, 0 to 3600", "use e.g. 30 (the default)");
+        reader.OtherKeys(eas, Path, "termination_grace_period");
+        return grace;
+    }
+
+    /// <summary><c>metadata.name</c>, or the legacy top-level <c>name</c>; both given must agree.</summary>
+    private static string? ReadName(JsonObject root, JsonObject metadata, SpecReader reader)
+    {
+        var hasNew = metadata.ContainsKey("name");
+        var hasLegacy = root.ContainsKey("name");
+        var name = hasNew ? reader.String(metadata, "metadata", "name") : null;
+        var legacy = hasLegacy ? reader.String(root, SpecPath.Root, "name") : null;
+
+        if (!hasNew && !hasLegacy)
+        {
+            reader.Error("metadata.name", "is required", "add \"metadata\": {\"name\": \"my_service\"} (3-63 lowercase letters, digits and _)");
+            return null;
+        }
+
+        if (name is not null && legacy is not null && !string.Equals(name, legacy, StringComparison.Ordinal))
+        {
+            reader.Error("name", $"{SpecReader.Quote(legacy)} differs from metadata.name {SpecReader.Quote(name)}; the top-level name is the legacy form of metadata.name",
+                "remove the top-level name, or make both the same");
+            return null;
+        }
+
+        var (value, path) = name is not null ? (name, "metadata.name") : (legacy, "name");
+        if (value is not null && !NamePattern().IsMatch(value))
+        {
+            reader.Error(path, $"{SpecReader.Quote(value)} is not a valid service name: 3-63 characters of lowercase letters, digits and _",
+                $"use {SpecReader.Quote(SuggestName(value))}");
+            return null;
+        }
+
+        return value;
+    }
+
+    /// <summary>A valid name close to <paramref name="name"/>, the way the PAI SDK fixes names (lowercase, '-' → '_').</summary>
+    private static string SuggestName(string name)
+    {
+        var text = new StringBuilder();
+        foreach (var c in name.ToLowerInvariant())
+        {
+            text.Append(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) ? c : '_');
+        }
+
+        var suggestion = text.ToString().Trim('_');
+        if (suggestion.Length == 0)
+        {
+            return "my_service";
+        }
+
+        if (suggestion.Length < 3)
+        {
+            suggestion += "_svc";
+        }
+
+        return suggestion.Length > 63 ? suggestion[..63].TrimEnd('_') : suggestion;
+    }
+
+    [GeneratedRegex(@"^[a-z0-9_]{3,63}\z")]
+    private static partial Regex NamePattern();
+}

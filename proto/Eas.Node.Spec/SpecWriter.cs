@@ -1,0 +1,167 @@
+using System.Text;
+using System.Text.Json;
+using Eas.Node.Spec.Parsing;
+
+namespace Eas.Node.Spec;
+
+/// <summary>
+/// Writes a <see cref="ServiceSpec"/> back as canonical EAS JSON: nested keys only, every metadata
+/// value explicit (defaults included), indented. <see cref="SpecParser.Parse"/> reads the output back
+/// into an equal spec.
+/// </summary>
+public static class SpecWriter
+{
+    /// <summary>The spec as indented EAS JSON.</summary>
+    /// <param name="spec">The spec to write.</param>
+    /// <param name="includeToken">False leaves <c>token</c> out, for output that may be shown or logged.</param>
+    public static string ToJson(ServiceSpec spec, bool includeToken = true)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, SpecJson.IndentedWriter))
+        {
+            writer.WriteStartObject();
+            WriteMetadata(writer, spec);
+            writer.WriteStartArray("containers");
+            WriteContainer(writer, spec.Container);
+            writer.WriteEndArray();
+            if (spec.Storage.Count > 0)
+            {
+                writer.WriteStartArray("storage");
+                foreach (var storage in spec.Storage)
+                {
+                    WriteStorage(writer, storage);
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (includeToken && spec.Token is not null)
+            {
+                writer.WriteString("token", spec.Token);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteMetadata(Utf8JsonWriter writer, ServiceSpec spec)
+    {
+        writer.WriteStartObject("metadata");
+        writer.WriteString("name", spec.Name);
+        writer.WriteNumber("instance", spec.Instance);
+        writer.WriteNumber("cpu", spec.Cpu);
+        writer.WriteNumber("memory", spec.MemoryMb);
+        if (spec.ShmSizeGb is { } shm)
+        {
+            writer.WriteNumber("shm_size", shm);
+        }
+
+        writer.WriteStartObject("rpc");
+        writer.WriteNumber("keepalive", spec.KeepaliveMs);
+        writer.WriteBoolean("enable_sigterm", spec.EnableSigterm);
+        writer.WriteEndObject();
+        writer.WriteStartObject("eas");
+        writer.WriteNumber("termination_grace_period", spec.TerminationGracePeriodSeconds);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    private static void WriteContainer(Utf8JsonWriter writer, ContainerSpec container)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("image", container.Image);
+        if (container.Script is not null)
+        {
+            writer.WriteString("script", container.Script);
+        }
+
+        if (container.Command is not null)
+        {
+            writer.WriteStartArray("command");
+            foreach (var argument in container.Command)
+            {
+                writer.WriteStringValue(argument);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        writer.WriteNumber("port", container.Port);
+        if (container.Env.Count > 0)
+        {
+            writer.WriteStartArray("env");
+            foreach (var variable in container.Env)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("name", variable.Name);
+                writer.WriteString("value", variable.Value);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }
+
+        if (container.PythonRequirements.Count > 0 || container.PythonRequirementsPath is not null)
+        {
+            writer.WriteStartObject("prepare");
+            if (container.PythonRequirements.Count > 0)
+            {
+                writer.WriteStartArray("pythonRequirements");
+                foreach (var requirement in container.PythonRequirements)
+                {
+                    writer.WriteStringValue(requirement);
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (container.PythonRequirementsPath is not null)
+            {
+                writer.WriteString("pythonRequirementsPath", container.PythonRequirementsPath);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static void WriteStorage(Utf8JsonWriter writer, StorageSpec storage)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("mount_path", storage.MountPath);
+        if (storage.Host is { } host)
+        {
+            writer.WriteStartObject("host");
+            writer.WriteString("path", host.Path);
+            writer.WriteBoolean("readOnly", host.ReadOnly);
+            writer.WriteEndObject();
+        }
+
+        if (storage.EmptyDir is { } emptyDir)
+        {
+            writer.WriteStartObject("empty_dir");
+            if (emptyDir.Medium.Length > 0)
+            {
+                writer.WriteString("medium", emptyDir.Medium);
+            }
+
+            // Whole GiB as the EAS number; anything finer as a string with its unit.
+            if (emptyDir.SizeLimitMib > 0 && emptyDir.SizeLimitMib % 1024 == 0)
+            {
+                writer.WriteNumber("size_limit", emptyDir.SizeLimitMib / 1024);
+            }
+            else if (emptyDir.SizeLimitMib > 0)
+            {
+                writer.WriteString("size_limit", $"{emptyDir.SizeLimitMib}Mi");
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+}

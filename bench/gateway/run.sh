@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Gateway throughput and latency against nginx, all on loopback.
+#
+#   direct   wrk → nginx backend (return 200 "ok")
+#   nginx    wrk → nginx reverse proxy (1 worker, keep-alive upstream) → backend
+#   gateway  wrk → eas-gateway (Release, --static-routes) → backend
+#
+# Same wrk settings for all three (WRK_THREADS/WRK_CONNS/WRK_DURATION), after a warm-up of each proxy.
+# Needs: wrk, nginx (apt: wrk nginx-light), dotnet, openssl. Installs nothing. Runs in about a minute;
+# stops everything it started, also on failure or Ctrl+C. Writes bench/results/gateway.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+results="$repo/bench/results"
+
+threads="${WRK_THREADS:-1}"
+conns="${WRK_CONNS:-32}"
+duration="${WRK_DURATION:-10s}"
+warmup="${WRK_WARMUP:-5s}"
+backend_port="${BACKEND_PORT:-18181}"
+nginx_port="${NGINX_PORT:-18182}"
+gateway_port="${GATEWAY_PORT:-18183}"
+token="bench-token"
+
+missing=()
+for tool in wrk nginx dotnet openssl curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "run.sh: missing ${missing[*]}; install them first (Debian: apt-get install wrk nginx-light curl openssl; dotnet: the .NET 10 SDK)." >&2
+  exit 2
+fi
+
+for port in "$backend_port" "$nginx_port" "$gateway_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "run.sh: port $port on 127.0.0.1 is taken; set BACKEND_PORT/NGINX_PORT/GATEWAY_PORT to free ports." >&2
+    exit 2
+  fi
+done
+
+work="$(mktemp -d /tmp/eas-gateway-bench.XXXXXX)"
+gateway_pid=""
+cleanup() {
+  set +e
+  if [[ -n "$gateway_pid" ]]; then
+    kill "$gateway_pid" 2>/dev/null
+    wait "$gateway_pid" 2>/dev/null
+  fi
+  for name in proxy backend; do
+    if [[ -f "$work/$name.pid" ]]; then
+      kill "$(cat "$work/$name.pid")" 2>/dev/null
+    fi
+  done
+  sleep 0.2
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+cat >"$work/backend.conf" <<EOF
+worker_processes 1;
+daemon on;
+pid $work/backend.pid;
+error_log $work/backend-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/tmp-backend;
+  server {
+    listen 127.0.0.1:$backend_port backlog=4096;
+    keepalive_requests 1000000;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+
+cat >"$work/proxy.conf" <<EOF
+worker_processes 1;
+daemon on;
+pid $work/proxy.pid;
+error_log $work/proxy-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/tmp-proxy;
+  proxy_temp_path $work/tmp-proxy-upstream;
+  upstream backend {
+    server 127.0.0.1:$backend_port;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port backlog=4096;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+
+token_sha256="$(printf %s "$token" | openssl dgst -sha256 -binary | base64)"
+cat >"$work/routes.json" <<EOF
+{"revision": 1, "services": [{"name": "bench", "tokenSha256": "$token_sha256", "keepaliveMs": 5000,
+  "endpoints": [{"instanceId": "bench-0", "address": "127.0.0.1:$backend_port"}]}]}
+EOF
+
+echo "== building eas-gateway (Release)"
+dotnet build "$repo/gateway/Eas.Node.Gateway/Eas.Node.Gateway.csproj" -c Release --nologo -v quiet >"$work/build.log" 2>&1 || {
+  cat "$work/build.log" >&2
+  exit 1
+}
+gateway_dll="$repo/gateway/Eas.Node.Gateway/bin/Release/net10.0/eas-gateway.dll"
+
+nginx -p "$work" -c "$work/backend.conf" -e "$work/backend-error.log"
+nginx -p "$work" -c "$work/proxy.conf" -e "$work/proxy-error.log"
+
+# The gateway's runtime settings (inline socket completions, no thread-pool spinning, workstation GC) are its own
+# defaults (Program.cs, the csproj); the environment passes through unchanged so that variants can be compared,
+# e.g. DOTNET_gcServer=1 or DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0.
+dotnet "$gateway_dll" --static-routes "$work/routes.json" --Gateway:Listen="http://127.0.0.1:$gateway_port" \
+  >"$work/gateway.log" 2>&1 &
+gateway_pid=$!
+
+wait_for() {
+  local url="$1" auth="${2:-}"
+  for _ in $(seq 1 100); do
+    if curl -fsS -o /dev/null -H "Authorization: $auth" "$url" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "run.sh: $url did not answer 200 in 10 s" >&2
+  cat "$work/gateway.log" >&2
+  exit 1
+}
+wait_for "http://127.0.0.1:$backend_port/"
+wait_for "http://127.0.0.1:$nginx_port/"
+wait_for "http://127.0.0.1:$gateway_port/api/predict/bench/" "$token"
+
+run_wrk() {
+  wrk -t"$threads" -c"$conns" -d"$1" --latency -H "Authorization: $token" "$2"
+}
+
+# wrk prints latency percentiles in us/ms/s; normalise to milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else { printf "%s", v } }'
+}
+
+declare -A rps p50 p99 errors
+measure() {
+  local name="$1" url="$2" out
+  out="$(run_wrk "$duration" "$url")"
+  echo "$out" >"$work/wrk-$name.txt"
+  rps[$name]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")"
+  p50[$name]="$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")"
+  p99[$name]="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
+  errors[$name]="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { n += 1 } END { print n + 0 }' <<<"$out")"
+  printf '   %-8s %10s req/s   p50 %8s ms   p99 %8s ms   errors %s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}"
+}
+
+echo "== warm-up ($warmup each for nginx and the gateway)"
+run_wrk "$warmup" "http://127.0.0.1:$nginx_port/" >/dev/null
+run_wrk "$warmup" "http://127.0.0.1:$gateway_port/api/predict/bench/" >/dev/null
+
+echo "== wrk -t$threads -c$conns -d$duration"
+measure direct "http://127.0.0.1:$backend_port/"
+measure nginx "http://127.0.0.1:$nginx_port/"
+measure gateway "http://127.0.0.1:$gateway_port/api/predict/bench/"
+
+ratio_rps="$(awk -v g="${rps[gateway]}" -v n="${rps[nginx]}" 'BEGIN { printf "%.2f", g / n }')"
+ratio_p99="$(awk -v g="${p99[gateway]}" -v n="${p99[nginx]}" 'BEGIN { printf "%.2f", g / n }')"
+
+table="$(
+  cat <<EOF
+| target | req/s | p50 (ms) | p99 (ms) | non-2xx/socket errors |
+|---|---|---|---|---|
+| direct (nginx backend) | ${rps[direct]} | ${p50[direct]} | ${p99[direct]} | ${errors[direct]} |
+| nginx reverse proxy (1 worker, keep-alive upstream) | ${rps[nginx]} | ${p50[nginx]} | ${p99[nginx]} | ${errors[nginx]} |
+| eas-gateway (Release) | ${rps[gateway]} | ${p50[gateway]} | ${p99[gateway]} | ${errors[gateway]} |
+
+gateway/nginx: throughput **${ratio_rps}×**, p99 **${ratio_p99}×** (target: throughput ≥ 1.00×, p99 ≤ 1.00×)
+EOF
+)"
+
+echo
+echo "$table"
+
+mkdir -p "$results"
+{
+  echo "# Gateway benchmark"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(dotnet --version) SDK."
+  echo "wrk -t$threads -c$conns -d$duration --latency on loopback after a $warmup warm-up; backend: nginx \`return 200 \"ok\"\`."
+  echo
+  echo "$table"
+} >"$results/gateway.md"
+echo
+echo "written: $results/gateway.md"

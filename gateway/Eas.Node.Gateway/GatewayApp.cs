@@ -1,0 +1,129 @@
+using System.Net;
+using Eas.Node.Gateway.Feed;
+using Eas.Node.Gateway.Logging;
+using Eas.Node.Gateway.Proxy;
+using Eas.Node.Gateway.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Eas.Node.Gateway;
+
+/// <summary>
+/// Builds the gateway: a <see cref="WebApplication"/> with its own Kestrel listener and a one-middleware pipeline
+/// that serves <c>/api/predict/&lt;service&gt;[/sub/path]</c>. The standalone <c>eas-gateway</c> runs it; the
+/// coordinator embeds it and calls <c>StartAsync</c>/<c>StopAsync</c> (and disposes it) itself.
+/// </summary>
+public static class GatewayApp
+{
+    /// <summary>
+    /// Builds a gateway fed by <see cref="GatewayOptions.StaticRoutes"/> when set, else by the coordinator's
+    /// <c>eas.v1.Endpoints/Watch</c> stream at <see cref="GatewayOptions.Coordinator"/>.
+    /// </summary>
+    /// <param name="options">Validated on the spot; invalid options throw <see cref="OptionsValidationException"/>.</param>
+    /// <param name="loggerFactory">The host's logging; the caller keeps ownership. Null logs nothing.</param>
+    public static WebApplication Build(GatewayOptions options, ILoggerFactory? loggerFactory = null) =>
+        Build(options, feed: null, loggerFactory, configure: null);
+
+    /// <summary>Builds a gateway whose routing table comes from <paramref name="feed"/> (in-process coordinator, tests).</summary>
+    /// <param name="options">Validated on the spot; <see cref="GatewayOptions.Coordinator"/> and <see cref="GatewayOptions.StaticRoutes"/> are not used.</param>
+    /// <param name="feed">The snapshot source; the caller keeps ownership.</param>
+    /// <param name="loggerFactory">The host's logging; the caller keeps ownership. Null logs nothing.</param>
+    public static WebApplication Build(GatewayOptions options, IEndpointFeed feed, ILoggerFactory? loggerFactory = null) =>
+        Build(options, feed ?? throw new ArgumentNullException(nameof(feed)), loggerFactory, configure: null);
+
+    internal static WebApplication Build(GatewayOptions options, IEndpointFeed? feed, ILoggerFactory? loggerFactory, Action<WebApplicationBuilder>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), problems);
+        }
+
+        // The empty builder brings no configuration sources, logging providers, host filtering or routing: the
+        // gateway's pipeline is exactly what is added below, whatever process it runs in.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(GatewayApp).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.UseSockets(sockets =>
+        {
+            // With DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 the runtime completes socket operations on its epoll
+            // threads; letting Kestrel run the (never blocking) pipeline there too saves two thread-pool hops per
+            // request. Without the switch both stay on the thread pool, the safe default for a shared process.
+            sockets.UnsafePreferInlineScheduling = OperatingSystem.IsLinux()
+                && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1";
+        });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+        });
+
+        var services = builder.Services;
+        services.AddSingleton<ILoggerFactory>(new QuietLoggerFactory(loggerFactory ?? NullLoggerFactory.Instance));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(options);
+        services.AddHttpForwarder();
+        services.AddSingleton(_ => CreateInvoker());
+        services.AddSingleton<RouteStore>();
+        services.AddSingleton<PredictHandler>();
+
+        string source;
+        if (feed is not null)
+        {
+            services.AddSingleton(feed);
+            source = "an in-process feed";
+        }
+        else if (options.StaticRoutes is not null)
+        {
+            services.AddSingleton<IEndpointFeed>(new StaticRoutesFeed(options.StaticRoutes));
+            source = $"static routes file {options.StaticRoutes}";
+        }
+        else
+        {
+            services.AddSingleton<IEndpointFeed>(_ => new GrpcEndpointFeed(new Uri(options.Coordinator), options.Name));
+            source = $"coordinator {options.Coordinator}";
+        }
+
+        services.AddHostedService<FeedPump>();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        foreach (var url in GatewayOptions.SplitListen(options.Listen))
+        {
+            app.Urls.Add(url);
+        }
+
+        var handler = app.Services.GetRequiredService<PredictHandler>();
+        app.Run(handler.InvokeAsync);
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayApp).FullName!);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var urls = string.Join(", ", app.Urls);
+            GatewayLog.Started(logger, urls, source);
+        });
+        return app;
+    }
+
+    /// <summary>
+    /// One shared invoker for every endpoint: pooled keep-alive connections, no proxy, cookies, redirects,
+    /// decompression or tracing headers — the gateway passes requests through, it does not act as a client.
+    /// </summary>
+    private static HttpMessageInvoker CreateInvoker() => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ActivityHeadersPropagator = null,
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        // EAS's dedicated gateway keeps idle backend connections for 30 s.
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+        EnableMultipleHttp2Connections = true,
+    }, disposeHandler: true);
+}

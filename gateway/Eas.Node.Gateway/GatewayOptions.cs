@@ -1,0 +1,103 @@
+using System.Globalization;
+
+namespace Eas.Node.Gateway;
+
+/// <summary>
+/// Settings of the gateway (configuration section <c>Gateway</c>). The standalone <c>eas-gateway</c> reads them from
+/// its <c>--config</c> file and command line; the coordinator binds them from its own configuration and hands them to
+/// <see cref="GatewayApp.Build(GatewayOptions, Microsoft.Extensions.Logging.ILoggerFactory?)"/>.
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "Gateway";
+
+    /// <summary>The largest value <see cref="MaxRequestBodyBytes"/> may take (Kestrel's own ceiling is a long; 2 GiB keeps buffers sane).</summary>
+    public const long MaxRequestBodyBytesCeiling = int.MaxValue;
+
+    /// <summary>
+    /// Where the gateway listens: one or more <c>http://host:port</c> URLs separated by <c>;</c>. Port 0 picks a free
+    /// port (read it back from <c>WebApplication.Urls</c> after start).
+    /// </summary>
+    public string Listen { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>The coordinator whose <c>eas.v1.Endpoints/Watch</c> feed fills the routing table.</summary>
+    public string Coordinator { get; set; } = "http://127.0.0.1:9090";
+
+    /// <summary>Largest request body forwarded; bigger bodies get 413, whether sent with Content-Length or chunked.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The gateway's name, sent to the coordinator when it watches the endpoint feed.</summary>
+    public string Name { get; set; } = Environment.MachineName;
+
+    /// <summary>
+    /// Optional JSON file with one <c>eas.v1.EndpointSnapshot</c> in protobuf JSON form. When set, the gateway serves
+    /// that fixed table and does not contact the coordinator (benchmarks, offline use).
+    /// </summary>
+    public string? StaticRoutes { get; set; }
+
+    /// <summary>
+    /// Checks every option and returns one message per problem, each naming the key, the rule and the fix; an empty
+    /// list means the options are usable.
+    /// </summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(Listen))
+        {
+            problems.Add("Gateway:Listen is empty: it must be one or more http://host:port URLs separated by ';'; fix: set for example \"http://127.0.0.1:8080\".");
+        }
+        else
+        {
+            foreach (var url in SplitListen(Listen))
+            {
+                if (!IsListenUrl(url))
+                {
+                    problems.Add($"Gateway:Listen '{url}' is not valid: each entry must be http://host:port with a port from 0 to 65535 (https is not served by the gateway; terminate TLS in front of it); fix: set for example \"http://0.0.0.0:8080\".");
+                }
+            }
+        }
+
+        if (!Uri.TryCreate(Coordinator, UriKind.Absolute, out var coordinator)
+            || (coordinator.Scheme != Uri.UriSchemeHttp && coordinator.Scheme != Uri.UriSchemeHttps))
+        {
+            problems.Add($"Gateway:Coordinator '{Coordinator}' is not valid: it must be an absolute http:// or https:// URL of the coordinator's gRPC port; fix: set for example \"http://127.0.0.1:9090\".");
+        }
+
+        if (MaxRequestBodyBytes < 1 || MaxRequestBodyBytes > MaxRequestBodyBytesCeiling)
+        {
+            problems.Add(string.Create(CultureInfo.InvariantCulture, $"Gateway:MaxRequestBodyBytes {MaxRequestBodyBytes} is out of range: it must be from 1 to {MaxRequestBodyBytesCeiling} bytes; fix: set for example 1048576 (1 MiB)."));
+        }
+
+        if (string.IsNullOrWhiteSpace(Name))
+        {
+            problems.Add("Gateway:Name is empty: the coordinator shows it in its log; fix: set a name such as the host name, or leave the key out.");
+        }
+
+        if (StaticRoutes is not null && !File.Exists(StaticRoutes))
+        {
+            problems.Add($"Gateway:StaticRoutes '{StaticRoutes}' does not exist: it must name a readable JSON file holding one EndpointSnapshot; fix: correct the path or leave the key out to use the coordinator's feed.");
+        }
+
+        return problems;
+    }
+
+    internal static string[] SplitListen(string listen) =>
+        listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static bool IsListenUrl(string url)
+    {
+        const string Scheme = "http://";
+        if (!url.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        // Kestrel accepts hosts that System.Uri rejects (such as "*" and "+"), so only the port is parsed strictly.
+        var hostPort = url.AsSpan(Scheme.Length).TrimEnd('/');
+        var colon = hostPort.LastIndexOf(':');
+        return colon > 0
+            && int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            && port <= 65535;
+    }
+}

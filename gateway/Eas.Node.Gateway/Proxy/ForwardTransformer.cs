@@ -1,0 +1,124 @@
+using System.Net;
+using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Eas.Node.Gateway.Proxy;
+
+/// <summary>
+/// Copies the request the way YARP's base transformer does (all end-to-end headers, the Authorization header having
+/// been removed by the handler), points it at <c>http://&lt;endpoint&gt;/&lt;sub/path&gt;?&lt;query&gt;</c> and adds
+/// <c>X-Forwarded-For</c>.
+/// </summary>
+internal sealed class ForwardTransformer : HttpTransformer
+{
+    public const string PredictPrefix = "/api/predict/";
+    private const string ForwardedFor = "X-Forwarded-For";
+
+    private RemoteAddress? _lastRemote;
+
+    public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        // The base copy is synchronous today; stay correct if that ever changes.
+        var copy = base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        if (!copy.IsCompletedSuccessfully)
+        {
+            return FinishAfterAsync(copy, httpContext, proxyRequest, destinationPrefix);
+        }
+
+        Finish(httpContext, proxyRequest, destinationPrefix);
+        return default;
+    }
+
+    private async ValueTask FinishAfterAsync(ValueTask copy, HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix)
+    {
+        await copy;
+        Finish(httpContext, proxyRequest, destinationPrefix);
+    }
+
+    private void Finish(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix)
+    {
+        proxyRequest.RequestUri = BuildDestination(httpContext, destinationPrefix);
+
+        var remote = RemoteText(httpContext.Connection.RemoteIpAddress);
+        if (remote is null)
+        {
+            return;
+        }
+
+        var incoming = httpContext.Request.Headers[ForwardedFor];
+        if (incoming.Count == 0)
+        {
+            proxyRequest.Headers.TryAddWithoutValidation(ForwardedFor, remote);
+        }
+        else
+        {
+            proxyRequest.Headers.Remove(ForwardedFor);
+            proxyRequest.Headers.TryAddWithoutValidation(ForwardedFor, string.Join(", ", incoming.ToString(), remote));
+        }
+    }
+
+    /// <summary>
+    /// The URL at the endpoint: the part of the request target after <c>/api/predict/&lt;service&gt;</c>, taken from
+    /// the raw target so that the path's encoding and the query reach the instance exactly as the caller sent them.
+    /// </summary>
+    internal static Uri BuildDestination(HttpContext httpContext, string destinationPrefix)
+    {
+        var raw = httpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        ReadOnlySpan<char> rest;
+        if (raw is not null
+            && raw.StartsWith(PredictPrefix, StringComparison.OrdinalIgnoreCase)
+            && !raw.Contains("/.", StringComparison.Ordinal))
+        {
+            var tail = raw.AsSpan(PredictPrefix.Length);
+            var end = tail.IndexOfAny('/', '?');
+            rest = end < 0 ? [] : tail[end..];
+        }
+        else
+        {
+            // Absolute-form targets and dot segments: use the server's normalized path, re-encoded.
+            var path = httpContext.Request.Path.Value ?? string.Empty;
+            var sub = path.Length > PredictPrefix.Length ? path.AsSpan(PredictPrefix.Length) : [];
+            var slash = sub.IndexOf('/');
+            var subPath = slash < 0 ? string.Empty : new PathString(sub[slash..].ToString()).ToUriComponent();
+            rest = string.Concat(subPath, httpContext.Request.QueryString.ToUriComponent());
+        }
+
+        string url;
+        if (rest.IsEmpty)
+        {
+            url = string.Concat(destinationPrefix, "/");
+        }
+        else if (rest[0] == '/')
+        {
+            url = string.Concat(destinationPrefix, rest);
+        }
+        else
+        {
+            url = string.Concat(destinationPrefix, "/", rest);
+        }
+
+        return new Uri(url, UriKind.Absolute);
+    }
+
+    // Formatting the client address on every request shows up in profiles; most connections come from a few peers.
+    private string? RemoteText(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return null;
+        }
+
+        var last = _lastRemote;
+        if (last is not null && last.Address.Equals(address))
+        {
+            return last.Text;
+        }
+
+        var text = address.IsIPv4MappedToIPv6 ? address.MapToIPv4().ToString() : address.ToString();
+        last = new RemoteAddress(address, text);
+        _lastRemote = last;
+        return last.Text;
+    }
+
+    private sealed record RemoteAddress(IPAddress Address, string Text);
+}

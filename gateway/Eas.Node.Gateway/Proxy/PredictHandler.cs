@@ -1,0 +1,168 @@
+using Eas.Node.Gateway.Logging;
+using Eas.Node.Gateway.Routing;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Eas.Node.Gateway.Proxy;
+
+/// <summary>
+/// The gateway's only middleware: <c>/api/predict/&lt;service&gt;[/sub/path]</c> → look the service up, check the
+/// token, pick the least-busy Ready endpoint and forward with YARP's <see cref="IHttpForwarder"/>. Being terminal and
+/// the whole pipeline, it skips endpoint routing and every per-request service lookup.
+/// </summary>
+internal sealed class PredictHandler(
+    RouteStore routes,
+    IHttpForwarder forwarder,
+    HttpMessageInvoker invoker,
+    GatewayOptions options,
+    TimeProvider timeProvider,
+    ILogger<PredictHandler> logger)
+{
+    private readonly ForwardTransformer _transformer = new();
+    private readonly DeadlinePool _deadlines = new(timeProvider);
+    private readonly long _maxBody = options.MaxRequestBodyBytes;
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var path = request.Path.Value;
+        if (path is null || !path.StartsWith(ForwardTransformer.PredictPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return StatusResponses.NotFoundPath(context);
+        }
+
+        var name = path.AsSpan(ForwardTransformer.PredictPrefix.Length);
+        var slash = name.IndexOf('/');
+        if (slash >= 0)
+        {
+            name = name[..slash];
+        }
+
+        var table = routes.Current;
+        if (name.IsEmpty || !table.TryGet(name, out var service))
+        {
+            return table.Received ? StatusResponses.UnknownService(context, name) : StatusResponses.NotReady(context);
+        }
+
+        if (!TokenCheck.IsAuthorized(request.Headers.Authorization, service))
+        {
+            return StatusResponses.Unauthorized(context);
+        }
+
+        // A declared length over the limit is refused before any endpoint is involved (Kestrel holds the body to that
+        // length); a chunked body is counted while it streams and cut off past the limit.
+        var contentLength = request.ContentLength;
+        if (contentLength > _maxBody)
+        {
+            return StatusResponses.TooLarge(context);
+        }
+
+        if (contentLength is null && request.Headers.ContainsKey(HeaderNames.TransferEncoding))
+        {
+            LimitedRequestStream.Apply(context, _maxBody);
+        }
+
+        var endpoint = service.Pick();
+        if (endpoint is null)
+        {
+            return StatusResponses.NoUpstream(context);
+        }
+
+        // The token is for the gateway, not for the instance.
+        request.Headers.Remove(HeaderNames.Authorization);
+        return ForwardAsync(context, service, endpoint);
+    }
+
+    private async Task ForwardAsync(HttpContext context, ServiceEntry service, EndpointState endpoint)
+    {
+        var deadline = _deadlines.Rent(service.Keepalive);
+        try
+        {
+            var error = await SendAsync(context, service, endpoint, deadline.Token);
+            if (error == ForwarderError.None)
+            {
+                return;
+            }
+
+            if (IsConnectionRefused(context, error))
+            {
+                GatewayLog.ConnectRefused(logger, service.Name, endpoint.Address, endpoint.InstanceId);
+
+                // Nothing of the request reached the instance, so one other endpoint may take it.
+                var other = service.Pick(exclude: endpoint);
+                if (other is not null && !context.Response.HasStarted)
+                {
+                    context.Features.Set<IForwarderErrorFeature>(null);
+                    context.Response.StatusCode = StatusCodes.Status200OK;
+                    endpoint = other;
+                    error = await SendAsync(context, service, endpoint, deadline.Token);
+                    if (error == ForwarderError.None)
+                    {
+                        return;
+                    }
+
+                    if (IsConnectionRefused(context, error))
+                    {
+                        GatewayLog.ConnectRefused(logger, service.Name, endpoint.Address, endpoint.InstanceId);
+                    }
+                }
+            }
+
+            await ReportAsync(context, service, endpoint, error, deadline);
+        }
+        finally
+        {
+            _deadlines.Return(deadline);
+        }
+    }
+
+    private async ValueTask<ForwarderError> SendAsync(HttpContext context, ServiceEntry service, EndpointState endpoint, CancellationToken deadline)
+    {
+        endpoint.Enter();
+        try
+        {
+            return await forwarder.SendAsync(context, endpoint.DestinationPrefix, invoker, service.RequestConfig, _transformer, deadline);
+        }
+        finally
+        {
+            endpoint.Exit();
+        }
+    }
+
+    private Task ReportAsync(HttpContext context, ServiceEntry service, EndpointState endpoint, ForwarderError error, CancellationTokenSource deadline)
+    {
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away; there is nobody to answer.
+            return Task.CompletedTask;
+        }
+
+        var timedOut = deadline.IsCancellationRequested || error is ForwarderError.RequestTimedOut;
+        if (timedOut)
+        {
+            GatewayLog.RequestTimedOut(logger, service.Name, endpoint.Address, service.Keepalive);
+        }
+        else
+        {
+            GatewayLog.ForwardFailed(logger, service.Name, endpoint.Address, error.ToString(), context.Features.Get<IForwarderErrorFeature>()?.Exception);
+        }
+
+        if (context.Response.HasStarted)
+        {
+            // YARP has already reset or aborted the response it was streaming.
+            return Task.CompletedTask;
+        }
+
+        var status = timedOut ? StatusCodes.Status408RequestTimeout : context.Response.StatusCode;
+        if (status < 400)
+        {
+            status = StatusCodes.Status502BadGateway;
+        }
+
+        return StatusResponses.ForStatus(context, status);
+    }
+
+    private static bool IsConnectionRefused(HttpContext context, ForwarderError error) =>
+        error is ForwarderError.Request
+        && context.Features.Get<IForwarderErrorFeature>()?.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError };
+}

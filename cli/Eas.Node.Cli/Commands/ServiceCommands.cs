@@ -102,7 +102,7 @@ internal static class ServiceCommands
             }
 
             var json = SpecFiles.Validate(merged, baseDirectory, path ?? "the modified spec");
-            var modified = await context.Services.ModifyServiceAsync(new ModifyServiceRequest { Name = serviceName, SpecJson = json }, cancellationToken: ct);
+            var modified = await context.Services.ModifyServiceAsync(new ModifyServiceRequest { Name = serviceName, SpecJson = json, Replace = true }, cancellationToken: ct);
             Console.Out.WriteLine($"service {modified.Name} modified (version {modified.Version})");
             if (parse.GetValue(wait))
             {

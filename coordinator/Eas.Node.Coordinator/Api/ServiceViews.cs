@@ -1,0 +1,110 @@
+using Eas.Node.Contracts.V1;
+using Eas.Node.Coordinator.Store;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Eas.Node.Coordinator.Api;
+
+/// <summary>Maps stored records to the admin API's messages and computes a service's status.</summary>
+public static class ServiceViews
+{
+    /// <summary>
+    /// The status a person reads: Deleting, Stopped/Stopping, Updating (old-version instances remain),
+    /// Running (every desired instance Ready), Failed (an instance failed and too few are ready), else Pending.
+    /// </summary>
+    public static string Status(ServiceRecord service, IReadOnlyList<InstanceRecord> instances)
+    {
+        var live = instances.Where(i => !i.Removing).ToList();
+        if (service.Deleting)
+        {
+            return "Deleting";
+        }
+
+        if (service.Stopped || service.Replicas == 0)
+        {
+            return instances.Count == 0 ? "Stopped" : "Stopping";
+        }
+
+        var readyCurrent = live.Count(i => i.ServiceVersion == service.Version && i.State == InstanceState.Ready);
+        if (live.Any(i => i.ServiceVersion != service.Version))
+        {
+            return "Updating";
+        }
+
+        if (readyCurrent >= service.Replicas)
+        {
+            return "Running";
+        }
+
+        return live.Any(i => i.State == InstanceState.Failed) ? "Failed" : "Pending";
+    }
+
+    /// <summary>Why the service is not Running: the scheduler's reason, or a failed instance's.</summary>
+    public static string Message(ServiceRecord service, IReadOnlyList<InstanceRecord> instances)
+    {
+        if (!string.IsNullOrEmpty(service.Message))
+        {
+            return service.Message;
+        }
+
+        var failed = instances.FirstOrDefault(i => !i.Removing && i.State == InstanceState.Failed);
+        return failed is null ? "" : $"instance {failed.Id} failed: {failed.Reason}";
+    }
+
+    /// <summary>The ServiceInfo message.</summary>
+    public static ServiceInfo Info(ServiceRecord service, ServiceVersionRecord? version, string specJson, IReadOnlyList<InstanceRecord> instances, string publicEndpoint)
+    {
+        var info = new ServiceInfo
+        {
+            Name = service.Name,
+            Status = Status(service, instances),
+            Endpoint = $"{publicEndpoint}/api/predict/{service.Name}",
+            Token = service.Token,
+            Version = service.Version,
+            Replicas = new Replicas
+            {
+                Desired = service.Replicas,
+                Ready = instances.Count(i => !i.Removing && i.State == InstanceState.Ready),
+                Total = instances.Count,
+            },
+            SpecJson = specJson,
+            CreatedAt = Timestamp.FromDateTimeOffset(service.CreatedAt),
+            UpdatedAt = Timestamp.FromDateTimeOffset(service.UpdatedAt),
+            Message = Message(service, instances),
+        };
+        info.Instances.AddRange(instances.Select(Instance));
+        if (version is not null)
+        {
+            info.Warnings.AddRange(version.Warnings);
+        }
+
+        return info;
+    }
+
+    /// <summary>The InstanceInfo message.</summary>
+    public static InstanceInfo Instance(InstanceRecord instance) => new()
+    {
+        Id = instance.Id,
+        Service = instance.Service,
+        ServiceVersion = instance.ServiceVersion,
+        Node = instance.Node ?? "",
+        State = instance.Removing && instance.State is not (InstanceState.Stopped or InstanceState.Failed) ? InstanceState.Terminating : instance.State,
+        Reason = instance.Reason,
+        Ip = instance.Ip,
+        Port = instance.Port,
+        Restarts = instance.Restarts,
+        CreatedAt = Timestamp.FromDateTimeOffset(instance.CreatedAt),
+        ChangedAt = Timestamp.FromDateTimeOffset(instance.ChangedAt),
+    };
+
+    /// <summary>The Event message.</summary>
+    public static Event Event(EventRecord record) => new()
+    {
+        Seq = record.Seq,
+        Time = Timestamp.FromDateTimeOffset(record.Time),
+        Service = record.Service,
+        InstanceId = record.InstanceId,
+        Type = record.Type,
+        Message = record.Message,
+        Node = record.Node,
+    };
+}

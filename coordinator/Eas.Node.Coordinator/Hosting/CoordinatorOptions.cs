@@ -1,0 +1,36 @@
+namespace Eas.Node.Coordinator.Hosting;
+
+/// <summary>The <c>Coordinator</c> section of the coordinator's configuration.</summary>
+public sealed class CoordinatorOptions
+{
+    /// <summary>The configuration section these options bind to.</summary>
+    public const string SectionName = "Coordinator";
+
+    /// <summary>The gRPC listen URL (HTTP/2 without TLS), for easctl, agents and gateways.</summary>
+    public string Listen { get; set; } = "http://127.0.0.1:9090";
+
+    /// <summary>The folder that holds <c>coordinator.db</c>.</summary>
+    public string DataDir { get; set; } = "/var/lib/eas/coordinator";
+
+    /// <summary>Run a gateway inside the coordinator process.</summary>
+    public bool EmbeddedGateway { get; set; } = true;
+
+    /// <summary>The embedded gateway's HTTP listen URL.</summary>
+    public string GatewayListen { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>The URL users call; service endpoints are <c>&lt;PublicEndpoint&gt;/api/predict/&lt;name&gt;</c>. Empty means <see cref="GatewayListen"/>.</summary>
+    public string PublicEndpoint { get; set; } = "";
+
+    /// <summary>Seconds without a heartbeat after which a node is Down.</summary>
+    public int NodeGraceSeconds { get; set; } = 10;
+
+    /// <summary>The heartbeat interval agents are told to use.</summary>
+    public int HeartbeatSeconds { get; set; } = 2;
+
+    /// <summary>The largest request body the embedded gateway accepts (413 above it).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The public endpoint with <see cref="GatewayListen"/> as its fallback, without a trailing slash.</summary>
+    public string EffectivePublicEndpoint =>
+        (string.IsNullOrWhiteSpace(PublicEndpoint) ? GatewayListen : PublicEndpoint).TrimEnd('/');
+}

@@ -1,0 +1,59 @@
+using Eas.Node.Contracts.V1;
+using Eas.Node.Spec;
+
+namespace Eas.Node.Coordinator.Nodes;
+
+/// <summary>Turns a validated service spec into the runtime view an agent needs (<see cref="InstanceSpec"/>).</summary>
+public static class InstanceSpecBuilder
+{
+    /// <summary>The instance spec for one instance of <paramref name="spec"/>.</summary>
+    public static InstanceSpec Build(ServiceSpec spec)
+    {
+        var container = spec.Container;
+        var result = new InstanceSpec
+        {
+            Image = container.Image,
+            Script = container.Script ?? "",
+            Port = container.Port,
+            CpuMillis = spec.CpuMillis,
+            MemoryMib = spec.MemoryMb,
+            ShmMib = spec.ShmMib,
+            PythonRequirementsPath = container.PythonRequirementsPath ?? "",
+            EnableSigterm = spec.EnableSigterm,
+            TerminationGraceSeconds = spec.TerminationGracePeriodSeconds,
+        };
+        if (container.Command is { } command)
+        {
+            result.Command.AddRange(command);
+        }
+
+        foreach (var variable in container.Env)
+        {
+            result.Env[variable.Name] = variable.Value;
+        }
+
+        result.PythonRequirements.AddRange(container.PythonRequirements);
+        foreach (var storage in spec.Storage)
+        {
+            var mount = new Mount { MountPath = storage.MountPath };
+            if (storage.Host is { } host)
+            {
+                mount.Host = new HostPathSource { Path = host.Path };
+                mount.ReadOnly = host.ReadOnly;
+            }
+            else if (storage.EmptyDir is { } emptyDir)
+            {
+                mount.EmptyDir = new EmptyDirSource { Medium = emptyDir.Medium, SizeLimitMib = emptyDir.SizeLimitMib };
+            }
+            else
+            {
+                // The parser accepts only host and empty_dir sources today; anything else must not reach an agent half-described.
+                throw new InvalidOperationException($"storage at {storage.MountPath} has no source the agent understands");
+            }
+
+            result.Mounts.Add(mount);
+        }
+
+        return result;
+    }
+}

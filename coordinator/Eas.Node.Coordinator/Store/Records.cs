@@ -1,0 +1,159 @@
+using System.Text.Json.Serialization;
+using Eas.Node.Contracts.V1;
+
+namespace Eas.Node.Coordinator.Store;
+
+/// <summary>
+/// An object the store versions: <see cref="Revision"/> is the store revision of its last write
+/// (etcd's <c>mod_revision</c>); 0 means "not stored yet". Writes compare it with the stored one.
+/// </summary>
+public interface IVersioned
+{
+    /// <summary>The store revision of the last write; 0 for a new object.</summary>
+    long Revision { get; }
+}
+
+/// <summary>A service: what the user asked for, and the version of its spec that is current.</summary>
+public sealed record ServiceRecord : IVersioned
+{
+    /// <summary>The service name (the key).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The current spec version (1, 2, …); its JSON is in the service's versions.</summary>
+    public required int Version { get; init; }
+
+    /// <summary>The invocation token, generated at create when the spec had none; modify keeps it.</summary>
+    public required string Token { get; init; }
+
+    /// <summary>The desired instance count (scale changes it; stop keeps it).</summary>
+    public required int Replicas { get; init; }
+
+    /// <summary>Stopped by the user: run nothing, remember <see cref="Replicas"/>.</summary>
+    public bool Stopped { get; init; }
+
+    /// <summary>Being deleted: stop everything, then remove the service.</summary>
+    public bool Deleting { get; init; }
+
+    /// <summary>Why the service is not Running, as far as the coordinator knows (e.g. no node fits).</summary>
+    public string Message { get; init; } = "";
+
+    /// <summary>When the service was created.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the service was last changed by the user.</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <inheritdoc />
+    [JsonIgnore]
+    public long Revision { get; init; }
+}
+
+/// <summary>One version of a service's spec; written once, never changed.</summary>
+/// <param name="Service">The service name.</param>
+/// <param name="Version">1 for the spec given at create, then one more per modify.</param>
+/// <param name="SpecJson">The canonical EAS JSON of this version, without the token.</param>
+/// <param name="Warnings">The parser's warnings for this version.</param>
+/// <param name="CreatedAt">When the version was stored.</param>
+public sealed record ServiceVersionRecord(string Service, int Version, string SpecJson, IReadOnlyList<string> Warnings, DateTimeOffset CreatedAt);
+
+/// <summary>One instance of a service: where it is placed and what its agent last reported.</summary>
+public sealed record InstanceRecord : IVersioned
+{
+    /// <summary>"&lt;service&gt;-&lt;8 lowercase hex&gt;".</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The service it belongs to.</summary>
+    public required string Service { get; init; }
+
+    /// <summary>The spec version it runs.</summary>
+    public required int ServiceVersion { get; init; }
+
+    /// <summary>The node it is placed on; null while unplaced.</summary>
+    public string? Node { get; init; }
+
+    /// <summary>The last reported state (PENDING until an agent reports).</summary>
+    public InstanceState State { get; init; } = InstanceState.Pending;
+
+    /// <summary>Why it failed or last restarted, or why it cannot be placed.</summary>
+    public string Reason { get; init; } = "";
+
+    /// <summary>The address inside the instance network.</summary>
+    public string Ip { get; init; } = "";
+
+    /// <summary>The port the process listens on.</summary>
+    public int Port { get; init; }
+
+    /// <summary>Restarts on its node, as the agent counts them.</summary>
+    public int Restarts { get; init; }
+
+    /// <summary>Grows when the user asks for a restart in place.</summary>
+    public long RestartNonce { get; init; }
+
+    /// <summary>True once it has reached RUNNING (for the Started event, which happens once).</summary>
+    public bool StartedOnce { get; init; }
+
+    /// <summary>The coordinator wants it gone: out of the node's desired set and the gateway, removed once stopped.</summary>
+    public bool Removing { get; init; }
+
+    /// <summary>When the instance was created.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When its state last changed.</summary>
+    public required DateTimeOffset ChangedAt { get; init; }
+
+    /// <inheritdoc />
+    [JsonIgnore]
+    public long Revision { get; init; }
+}
+
+/// <summary>Whether a node takes work.</summary>
+public enum NodeStatus
+{
+    /// <summary>Registered and heard from within the grace period.</summary>
+    Ready,
+
+    /// <summary>Silent past the grace period: nothing new is scheduled there.</summary>
+    Down,
+}
+
+/// <summary>A node (one agent) as registered.</summary>
+public sealed record NodeRecord : IVersioned
+{
+    /// <summary>The node name (the key).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The address the gateway reaches its instances through.</summary>
+    public string Address { get; init; } = "";
+
+    /// <summary>Allocatable CPU in thousandths of a core.</summary>
+    public long CpuMillis { get; init; }
+
+    /// <summary>Allocatable memory in MiB.</summary>
+    public long MemoryMib { get; init; }
+
+    /// <summary>Labels for node selectors.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The agent's version string.</summary>
+    public string AgentVersion { get; init; } = "";
+
+    /// <summary>Ready or Down.</summary>
+    public NodeStatus Status { get; init; }
+
+    /// <summary>When the node last registered or sent a heartbeat.</summary>
+    public DateTimeOffset LastHeartbeat { get; init; }
+
+    /// <inheritdoc />
+    [JsonIgnore]
+    public long Revision { get; init; }
+}
+
+/// <summary>One entry of the append-only event log.</summary>
+/// <param name="Seq">Global sequence number, assigned by the store (0 before it is appended).</param>
+/// <param name="Time">When it happened.</param>
+/// <param name="Service">The service it concerns.</param>
+/// <param name="InstanceId">The instance it concerns, or "".</param>
+/// <param name="Type">Created, Modified, Scaled, Scheduled, Started, Ready, Restarted, Failed, Stopping, Stopped, Deleted.</param>
+/// <param name="Message">A sentence for a person.</param>
+/// <param name="Node">The node it happened on, or "".</param>
+public sealed record EventRecord(long Seq, DateTimeOffset Time, string Service, string InstanceId, string Type, string Message, string Node);

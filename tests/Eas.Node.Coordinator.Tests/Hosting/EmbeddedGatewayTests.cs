@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using System.Net;
+using Eas.Node.Contracts.V1;
+using Eas.Node.Coordinator.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace Eas.Node.Coordinator.Tests.Hosting;
+
+public sealed class EmbeddedGatewayTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task EmbeddedGateway_ReadyInstance_ProxiesWithTheServiceToken()
+    {
+        await using var backend = await StartBackendAsync();
+        var backendPort = new Uri(backend.Urls.First()).Port;
+        await using var coordinator = await TestCoordinator.StartAsync(_dir.Path, embeddedGateway: true);
+        await using var agent = await FakeAgent.ConnectAsync(coordinator.Channel, "node-a");
+        var created = await coordinator.Services.CreateServiceAsync(new CreateServiceRequest { SpecJson = Specs.Demo(instances: 1, port: backendPort) });
+        await Eventually.UntilAsync(
+            () => coordinator.Services.DescribeServiceAsync(new ServiceRef { Name = "demo" }).ResponseAsync,
+            s => s.Status == "Running",
+            "demo to be Running");
+        using var http = new HttpClient { BaseAddress = new Uri(coordinator.GatewayUrl!) };
+
+        var response = await Eventually.UntilAsync(
+            async () =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/api/predict/demo/hello");
+                request.Headers.TryAddWithoutValidation("Authorization", created.Token);
+                return await http.SendAsync(request);
+            },
+            r => r.StatusCode == HttpStatusCode.OK,
+            "the gateway to route demo");
+        (await response.Content.ReadAsStringAsync()).Should().Be("pong /hello");
+
+        using var anonymous = await http.GetAsync(new Uri("/api/predict/demo/hello", UriKind.Relative));
+        anonymous.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task StopCoordinator_AgentAndGatewayConnected_StopsWithinSeconds()
+    {
+        var coordinator = await TestCoordinator.StartAsync(_dir.Path, embeddedGateway: true);
+        await using var agent = await FakeAgent.ConnectAsync(coordinator.Channel, "node-a");
+        var clock = Stopwatch.StartNew();
+
+        await coordinator.DisposeAsync();
+
+        clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "open agent and gateway streams must not hold shutdown");
+    }
+
+    private static async Task<WebApplication> StartBackendAsync()
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        app.Run(context => context.Response.WriteAsync($"pong {context.Request.Path}"));
+        await app.StartAsync();
+        return app;
+    }
+}

@@ -1,1 +1,0 @@
-namespace Eas.Node.Agent.Interop;

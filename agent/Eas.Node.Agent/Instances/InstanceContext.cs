@@ -1,0 +1,44 @@
+using Eas.Node.Agent.State;
+using Eas.Node.Contracts.V1;
+
+namespace Eas.Node.Agent.Instances;
+
+/// <summary>What the hooks of one instance share: its record, paths, mounts, container process and readiness.</summary>
+public sealed class InstanceContext(InstanceRecord record, AgentPaths paths)
+{
+    /// <summary>The durable record (assignment, phase, ip, restarts, venv).</summary>
+    public InstanceRecord Record { get; } = record;
+
+    /// <summary>The assignment.</summary>
+    public InstanceAssignment Assignment => Record.Assignment;
+
+    /// <summary>The instance id.</summary>
+    public string InstanceId => Record.InstanceId;
+
+    /// <summary>runc / conmon / CNI container id.</summary>
+    public string ContainerId => Record.ContainerId;
+
+    /// <summary>The instance's state directory.</summary>
+    public string Dir { get; } = paths.InstanceDir(record.InstanceId);
+
+    /// <summary>The OCI bundle directory.</summary>
+    public string BundleDir { get; } = paths.BundleDir(record.InstanceId);
+
+    /// <summary>The output log.</summary>
+    public string OutputLogPath { get; } = paths.OutputLog(record.InstanceId);
+
+    /// <summary>The pid file conmon writes for the container's init process.</summary>
+    public string PidFile => Path.Combine(Dir, "container.pid");
+
+    /// <summary>The pid file conmon writes for itself.</summary>
+    public string ConmonPidFile => Path.Combine(Dir, "conmon.pid");
+
+    /// <summary>Mounts the storage hook resolved, in OCI form; the bundle hook writes them.</summary>
+    public List<Runtime.OciMount> Mounts { get; } = [];
+
+    /// <summary>The running container, once started or re-attached.</summary>
+    public ContainerProcess? Process { get; set; }
+
+    /// <summary>Called by the readiness probe with each result; the runner turns it into RUNNING / READY.</summary>
+    public Action<bool> ReadinessChanged { get; set; } = _ => { };
+}

@@ -1,0 +1,36 @@
+using Eas.Node.Agent.Health;
+using Eas.Node.Agent.Network;
+using Eas.Node.Agent.Prepare;
+using Eas.Node.Agent.Runtime;
+using Eas.Node.Agent.Storage;
+
+namespace Eas.Node.Agent.Instances;
+
+/// <summary>The hooks every instance runs, in order (stop hooks run in the reverse of prestart order).</summary>
+public sealed class InstanceHooks
+{
+    /// <summary>Wires the agent's hooks.</summary>
+    public InstanceHooks(VenvHook venv, StorageHook storage, NetworkHook network, ContainerHook container, TcpReadinessHook readiness)
+    {
+        Prestart = [venv, storage, network, container];
+        Poststart = [readiness];
+        Prekill = [container];
+        Exited = [container];
+        Stop = Prestart.Reverse().OfType<IStopHook>().ToArray();
+    }
+
+    /// <summary>venv → storage → network → bundle.</summary>
+    public IReadOnlyList<IPrestartHook> Prestart { get; }
+
+    /// <summary>readiness.</summary>
+    public IReadOnlyList<IPoststartHook> Poststart { get; }
+
+    /// <summary>SIGTERM when enabled.</summary>
+    public IReadOnlyList<IPrekillHook> Prekill { get; }
+
+    /// <summary>reap the exited container.</summary>
+    public IReadOnlyList<IExitedHook> Exited { get; }
+
+    /// <summary>container → network → storage.</summary>
+    public IReadOnlyList<IStopHook> Stop { get; }
+}

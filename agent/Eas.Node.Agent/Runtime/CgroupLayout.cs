@@ -1,0 +1,97 @@
+using Eas.Node.Agent.Interop;
+
+namespace Eas.Node.Agent.Runtime;
+
+/// <summary>
+/// Which cgroup hierarchy the host has (v2 unified, or v1 / hybrid), detected once with statfs, and where
+/// runc's cgroupfs driver puts an instance's cgroups ("/eas/&lt;container id&gt;" under each hierarchy).
+/// </summary>
+public sealed class CgroupLayout
+{
+    /// <summary>The cgroup mount point.</summary>
+    public const string MountPoint = "/sys/fs/cgroup";
+
+    /// <summary>Detects the host's layout.</summary>
+    public CgroupLayout()
+        : this(MountPoint)
+    {
+    }
+
+    /// <summary>Detects the layout below <paramref name="mountPoint"/>.</summary>
+    public CgroupLayout(string mountPoint)
+    {
+        Root = mountPoint;
+        try
+        {
+            Unified = FileSystems.GetType(mountPoint) == FileSystems.Cgroup2Magic;
+        }
+        catch (InvalidOperationException)
+        {
+            Unified = false;
+        }
+    }
+
+    /// <summary>The mount point.</summary>
+    public string Root { get; }
+
+    /// <summary>True on a pure cgroup v2 host.</summary>
+    public bool Unified { get; }
+
+    /// <summary>The file that holds an instance's memory limit.</summary>
+    public string MemoryLimitFile(string containerId) => Unified
+        ? Path.Combine(Root, "eas", containerId, "memory.max")
+        : Path.Combine(Root, "memory", "eas", containerId, "memory.limit_in_bytes");
+
+    /// <summary>Every cgroup directory of the container that exists now (one per v1 hierarchy, or one on v2).</summary>
+    public IReadOnlyList<string> ExistingDirectories(string containerId)
+    {
+        var relative = Path.Combine("eas", containerId);
+        if (Unified)
+        {
+            var dir = Path.Combine(Root, relative);
+            return Directory.Exists(dir) ? [dir] : [];
+        }
+
+        var found = new List<string>();
+        if (!Directory.Exists(Root))
+        {
+            return found;
+        }
+
+        foreach (var hierarchy in Directory.EnumerateDirectories(Root))
+        {
+            // cpu,cpuacct style names are links to the same hierarchy; visiting the real one is enough.
+            if (new DirectoryInfo(hierarchy).LinkTarget is not null)
+            {
+                continue;
+            }
+
+            var dir = Path.Combine(hierarchy, relative);
+            if (Directory.Exists(dir))
+            {
+                found.Add(dir);
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Removes the container's cgroup directories runc left (rmdir; a cgroup with processes stays and is returned).</summary>
+    public IReadOnlyList<string> RemoveLeftovers(string containerId)
+    {
+        var stuck = new List<string>();
+        foreach (var dir in ExistingDirectories(containerId))
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: false);
+            }
+            catch (IOException)
+            {
+                stuck.Add(dir);
+            }
+        }
+
+        return stuck;
+    }
+}

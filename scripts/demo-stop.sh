@@ -14,6 +14,6 @@ for config in "$demo"/agent-*.json; do
 done
 
 # Unmount anything still mounted below the demo folder (deepest first) before removing it.
-grep -o " $demo[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+{ grep -o " $demo[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 rm -rf "$demo"
 echo "demo stopped; nothing left behind"

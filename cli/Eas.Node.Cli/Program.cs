@@ -1,6 +1,13 @@
 using System.CommandLine;
 using Eas.Node.Cli;
 using Eas.Node.Cli.Commands;
+using Spectre.Console;
+
+// Piped into a file or another program, tables keep their rows on one line instead of wrapping at 80 columns.
+if (Console.IsOutputRedirected)
+{
+    AnsiConsole.Profile.Width = 240;
+}
 
 var root = new RootCommand("easctl — drive an Eas.Node cluster: deploy EAS service JSON, scale, inspect, read logs.");
 root.Options.Add(CliContext.CoordinatorOption);

@@ -20,6 +20,7 @@ public sealed class AgentCleanup(
     InstanceHooks hooks,
     ConmonRuncDriver driver,
     NetworkNamespaces namespaces,
+    CgroupLayout cgroups,
     ILogger<AgentCleanup> logger)
 {
     /// <summary>Removes everything; returns how many instances were removed.</summary>
@@ -64,6 +65,7 @@ public sealed class AgentCleanup(
             CleanupLog.Removed(logger, id);
         }
 
+        cgroups.RemoveEmptyParents();
         await namespaces.DeleteBridgeAsync(options.Value.Bridge, cancellationToken);
         foreach (var dir in new[] { paths.Cni, paths.Exits, paths.Sockets, paths.RuncRoot })
         {

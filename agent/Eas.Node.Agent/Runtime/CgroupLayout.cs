@@ -94,4 +94,28 @@ public sealed class CgroupLayout
 
         return stuck;
     }
+
+    /// <summary>
+    /// Removes the shared "eas" parent cgroups once no instance is left below them; another agent's
+    /// instances (or a cgroup still in use) keep them, which rmdir reports and this ignores.
+    /// </summary>
+    public void RemoveEmptyParents()
+    {
+        var parents = Unified
+            ? [Path.Combine(Root, "eas")]
+            : Directory.Exists(Root)
+                ? Directory.EnumerateDirectories(Root).Where(h => new DirectoryInfo(h).LinkTarget is null).Select(h => Path.Combine(h, "eas"))
+                : [];
+        foreach (var parent in parents.Where(Directory.Exists))
+        {
+            try
+            {
+                Directory.Delete(parent, recursive: false);
+            }
+            catch (IOException)
+            {
+                // Not empty: instances of another agent on this host live there.
+            }
+        }
+    }
 }

@@ -18,7 +18,7 @@ namespace Eas.Node.Functional.Tests;
 public sealed partial class QuickStartTests(Cluster cluster)
 {
     private const string Name = "flask_demo";
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private static readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     [ClusterFact]
     public async Task A_Create_QuickStart_AnswersFromBothInstances()
@@ -51,14 +51,14 @@ public sealed partial class QuickStartTests(Cluster cluster)
         using (var unknown = new HttpRequestMessage(HttpMethod.Get, $"{cluster.GatewayUrl}/api/predict/no_such_service/"))
         {
             unknown.Headers.TryAddWithoutValidation("Authorization", service.Token);
-            (await Http.SendAsync(unknown)).StatusCode.Should().Be(HttpStatusCode.NotFound);
+            (await _http.SendAsync(unknown)).StatusCode.Should().Be(HttpStatusCode.NotFound);
         }
 
         using (var big = new HttpRequestMessage(HttpMethod.Post, $"{cluster.GatewayUrl}/api/predict/{Name}/"))
         {
             big.Headers.TryAddWithoutValidation("Authorization", service.Token);
             big.Content = new ByteArrayContent(new byte[2 * 1024 * 1024]);
-            (await Http.SendAsync(big)).StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+            (await _http.SendAsync(big)).StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
         }
 
         // The quick start's keepalive is 5000 ms; a handler that takes 7 s is cut off with 408.
@@ -210,7 +210,7 @@ public sealed partial class QuickStartTests(Cluster cluster)
             request.Headers.TryAddWithoutValidation("Authorization", authorization);
         }
 
-        return await Http.SendAsync(request, ct);
+        return await _http.SendAsync(request, ct);
     }
 
     [GeneratedRegex("instance=(\\S+)")]

@@ -10,15 +10,15 @@ namespace Eas.Node.Cli.Commands;
 /// <summary>The EAS service verbs: create, modify, desc, list, delete, start, stop, scale, restart.</summary>
 internal static class ServiceCommands
 {
-    private static readonly Argument<string> NameArgument = new("name") { Description = "The service name (metadata.name)" };
+    private static readonly Argument<string> _nameArgument = new("name") { Description = "The service name (metadata.name)" };
 
-    private static readonly Option<string> OutputOption = new("--output", "-o")
+    private static readonly Option<string> _outputOption = new("--output", "-o")
     {
         Description = "Output format: table (default) or json",
         DefaultValueFactory = _ => "table",
     };
 
-    static ServiceCommands() => OutputOption.AcceptOnlyFromAmong("table", "json");
+    static ServiceCommands() => _outputOption.AcceptOnlyFromAmong("table", "json");
 
     public static IEnumerable<Command> Create()
     {
@@ -33,7 +33,7 @@ internal static class ServiceCommands
         yield return RestartCommand();
     }
 
-    internal static Option<string> Output => OutputOption;
+    internal static Option<string> Output => _outputOption;
 
     private static Command CreateCommand()
     {
@@ -58,7 +58,7 @@ internal static class ServiceCommands
 
     private static Command ModifyCommand()
     {
-        var name = NameArgument;
+        var name = _nameArgument;
         var file = new Option<string?>("--file", "-f") { Description = "A (partial) EAS service JSON merged into the current spec" };
         var defines = new Option<string[]>("-D") { Description = "key=value, EAS style (e.g. -D metadata.instance=3); repeatable", AllowMultipleArgumentsPerToken = false };
         var wait = new Option<bool>("--wait") { Description = "Wait until every instance of the new version is Ready" };
@@ -116,12 +116,12 @@ internal static class ServiceCommands
 
     private static Command DescribeCommand()
     {
-        var command = new Command("desc", "Describe a service: status, endpoint, token, replicas and instances") { NameArgument, OutputOption };
+        var command = new Command("desc", "Describe a service: status, endpoint, token, replicas and instances") { _nameArgument, _outputOption };
         command.Aliases.Add("describe");
         command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
         {
-            var service = await context.Services.DescribeServiceAsync(new ServiceRef { Name = parse.GetValue(NameArgument)! }, cancellationToken: ct);
-            if (parse.GetValue(OutputOption) == "json")
+            var service = await context.Services.DescribeServiceAsync(new ServiceRef { Name = parse.GetValue(_nameArgument)! }, cancellationToken: ct);
+            if (parse.GetValue(_outputOption) == "json")
             {
                 Views.WriteJson(Views.ServiceJson(service));
             }
@@ -137,12 +137,12 @@ internal static class ServiceCommands
 
     private static Command ListCommand()
     {
-        var command = new Command("list", "List services") { OutputOption };
+        var command = new Command("list", "List services") { _outputOption };
         command.Aliases.Add("ls");
         command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
         {
             var response = await context.Services.ListServicesAsync(new ListServicesRequest(), cancellationToken: ct);
-            if (parse.GetValue(OutputOption) == "json")
+            if (parse.GetValue(_outputOption) == "json")
             {
                 Views.WriteJson(new System.Text.Json.Nodes.JsonArray([.. response.Services.Select(Views.ServiceJson)]));
             }
@@ -161,7 +161,7 @@ internal static class ServiceCommands
         var count = new Argument<int>("instances") { Description = "The desired number of instances (0 or more)" };
         var wait = new Option<bool>("--wait") { Description = "Wait until that many instances are Ready" };
         var timeout = WaitTimeoutOption();
-        var command = new Command("scale", "Set a service's instance count") { NameArgument, count, wait, timeout };
+        var command = new Command("scale", "Set a service's instance count") { _nameArgument, count, wait, timeout };
         command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
         {
             var n = parse.GetValue(count);
@@ -170,7 +170,7 @@ internal static class ServiceCommands
                 throw new CliException($"instances: {n} is negative; give 0 or more");
             }
 
-            var service = await context.Services.ScaleServiceAsync(new ScaleServiceRequest { Name = parse.GetValue(NameArgument)!, Instances = n }, cancellationToken: ct);
+            var service = await context.Services.ScaleServiceAsync(new ScaleServiceRequest { Name = parse.GetValue(_nameArgument)!, Instances = n }, cancellationToken: ct);
             Console.Out.WriteLine($"service {service.Name} scaled to {n} instance(s)");
             if (parse.GetValue(wait))
             {
@@ -185,11 +185,11 @@ internal static class ServiceCommands
     private static Command RestartCommand()
     {
         var instance = new Option<string?>("--instance") { Description = "Restart only this instance (default: all, in place)" };
-        var command = new Command("restart", "Restart a service's instances in place") { NameArgument, instance };
+        var command = new Command("restart", "Restart a service's instances in place") { _nameArgument, instance };
         command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
         {
             var response = await context.Services.RestartInstanceAsync(
-                new RestartInstanceRequest { Service = parse.GetValue(NameArgument)!, InstanceId = parse.GetValue(instance) ?? "" },
+                new RestartInstanceRequest { Service = parse.GetValue(_nameArgument)!, InstanceId = parse.GetValue(instance) ?? "" },
                 cancellationToken: ct);
             Console.Out.WriteLine($"restarting {response.Instances.Count} instance(s)");
             return 0;
@@ -199,10 +199,10 @@ internal static class ServiceCommands
 
     private static Command Simple(string verb, string description, Func<CliContext, string, CancellationToken, Task<ServiceInfo>> call)
     {
-        var command = new Command(verb, description) { NameArgument };
+        var command = new Command(verb, description) { _nameArgument };
         command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
         {
-            var service = await call(context, parse.GetValue(NameArgument)!, ct);
+            var service = await call(context, parse.GetValue(_nameArgument)!, ct);
             Console.Out.WriteLine($"service {service.Name}: {verb} accepted ({service.Status})");
             return 0;
         }));

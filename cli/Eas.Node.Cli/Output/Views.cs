@@ -10,7 +10,7 @@ namespace Eas.Node.Cli.Output;
 /// <summary>How easctl shows services, instances, nodes and events: tables for people, JSON (<c>-o json</c>) for scripts.</summary>
 internal static class Views
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions _indented = new() { WriteIndented = true };
 
     public static string StateName(InstanceState state) => state switch
     {
@@ -25,7 +25,7 @@ internal static class Views
         _ => "Unknown",
     };
 
-    public static void WriteJson(JsonNode node) => Console.Out.WriteLine(node.ToJsonString(Indented));
+    public static void WriteJson(JsonNode node) => Console.Out.WriteLine(node.ToJsonString(_indented));
 
     public static JsonObject ServiceJson(ServiceInfo s) => new()
     {

@@ -14,7 +14,7 @@ namespace Eas.Node.Functional.Tests.Infrastructure;
 /// </summary>
 public sealed class Cluster : IAsyncLifetime
 {
-    private static readonly TimeSpan RegisterTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan _registerTimeout = TimeSpan.FromSeconds(60);
     private Daemon? _coordinator;
     private Daemon? _agent;
     private GrpcChannel? _channel;
@@ -83,7 +83,7 @@ public sealed class Cluster : IAsyncLifetime
         {
             var nodes = await Services.ListNodesAsync(new ListNodesRequest());
             return nodes.Nodes.Any(n => n.Name == NodeName && n.Status == "Ready");
-        }, RegisterTimeout, "the agent to register");
+        }, _registerTimeout, "the agent to register");
     }
 
     /// <summary>SIGTERM to the agent, as <c>systemctl stop eas-agent</c>; its instances keep running under conmon.</summary>
@@ -102,7 +102,7 @@ public sealed class Cluster : IAsyncLifetime
         {
             var nodes = await Services.ListNodesAsync(new ListNodesRequest());
             return nodes.Nodes.Any(n => n.Name == NodeName && n.Status == "Ready");
-        }, RegisterTimeout, "the agent to reconnect to the restarted coordinator");
+        }, _registerTimeout, "the agent to reconnect to the restarted coordinator");
     }
 
     public async Task<ServiceInfo> WaitReadyAsync(string name, int ready, TimeSpan timeout)

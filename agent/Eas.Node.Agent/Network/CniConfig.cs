@@ -26,7 +26,7 @@ public static class CniConfig
                 ["type"] = "bridge",
                 ["bridge"] = options.Bridge,
                 ["isGateway"] = true,
-                ["ipMasq"] = false,
+                ["ipMasq"] = options.OutboundNetwork,
                 ["hairpinMode"] = true,
                 ["ipam"] = new JsonObject
                 {

@@ -51,12 +51,20 @@ public sealed class AgentOptions
     /// <summary>Seconds between heartbeats (the coordinator may ask for another interval).</summary>
     public int HeartbeatSeconds { get; set; } = 2;
 
+    /// <summary>
+    /// Lets instances reach addresses beyond this node: the bridge masquerades their traffic (CNI ipMasq)
+    /// and they use the host's DNS resolvers. Off by default, as on EAS, where an instance reaches the
+    /// internet only through a VPC and NAT its owner sets up. While off, an instance gets a resolv.conf
+    /// without name servers, so a name lookup fails at once instead of waiting for a DNS timeout.
+    /// </summary>
+    public bool OutboundNetwork { get; set; }
+
     /// <summary>The keys of the section, in the order the error messages list them.</summary>
     internal static readonly string[] Keys =
     [
         nameof(NodeName), nameof(Coordinator), nameof(Address), nameof(StateDir), nameof(Runc), nameof(Conmon),
         nameof(CniPluginDir), nameof(Bridge), nameof(Subnet), nameof(Python), nameof(PipArgs), nameof(CpuMillis),
-        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds),
+        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds), nameof(OutboundNetwork),
     ];
 
     /// <summary><see cref="PipArgs"/> split into arguments.</summary>

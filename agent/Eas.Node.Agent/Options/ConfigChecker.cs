@@ -68,6 +68,11 @@ internal static class ConfigChecker
             {
                 errors.Add($"{where}: {child.Path}: '{child.Value}' is not a whole number; write a number without quotes or units");
             }
+
+            if (string.Equals(key, nameof(AgentOptions.OutboundNetwork), StringComparison.Ordinal) && !bool.TryParse(child.Value, out _))
+            {
+                errors.Add($"{where}: {child.Path}: '{child.Value}' is not a boolean; write true or false without quotes");
+            }
         }
 
         return errors;

@@ -1,5 +1,7 @@
 using Eas.Node.Agent.Instances;
 using Eas.Node.Agent.Interop;
+using Eas.Node.Agent.Options;
+using Microsoft.Extensions.Options;
 
 namespace Eas.Node.Agent.Runtime;
 
@@ -7,7 +9,7 @@ namespace Eas.Node.Agent.Runtime;
 /// The runtime's hooks: writes the OCI bundle before the first start, reaps an exited container so it can
 /// be created again, sends SIGTERM at once when the spec enables it, and deletes the container on stop.
 /// </summary>
-public sealed class ContainerHook(ConmonRuncDriver driver) : IPrestartHook, IPrekillHook, IExitedHook, IStopHook
+public sealed class ContainerHook(ConmonRuncDriver driver, IOptions<AgentOptions> options) : IPrestartHook, IPrekillHook, IExitedHook, IStopHook
 {
     /// <inheritdoc/>
     public string Name => "container";
@@ -15,7 +17,7 @@ public sealed class ContainerHook(ConmonRuncDriver driver) : IPrestartHook, IPre
     /// <inheritdoc/>
     public Task PrestartAsync(InstanceContext context, CancellationToken cancellationToken)
     {
-        OciBundleWriter.Write(context);
+        OciBundleWriter.Write(context, options.Value.OutboundNetwork);
         return Task.CompletedTask;
     }
 

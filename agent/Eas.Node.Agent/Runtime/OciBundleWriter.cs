@@ -46,7 +46,9 @@ public static class OciBundleWriter
 
     /// <summary>Creates bundle/rootfs (with links where the host's top-level dirs are links) and writes bundle/config.json.</summary>
     /// <exception cref="InstanceFailedException">The spec asks for an OCI image; this agent runs the host environment only.</exception>
-    public static void Write(InstanceContext context)
+    /// <param name="context">The instance.</param>
+    /// <param name="outboundNetwork">Agent:OutboundNetwork: keep the host's resolv.conf rather than one without name servers.</param>
+    public static void Write(InstanceContext context, bool outboundNetwork)
     {
         var image = context.Assignment.Spec?.Image ?? "";
         if (image.Length > 0 && image != "host")
@@ -71,11 +73,32 @@ public static class OciBundleWriter
         Directory.CreateDirectory(tmp);
         File.SetUnixFileMode(tmp, (UnixFileMode)Convert.ToInt32("1777", 8));
 
-        var config = Build(context.Assignment, context.Mounts, context.Record.VenvDir, tmp, HostDirectories.Where(IsRealDirectory));
+        var mounts = context.Mounts.Concat(NameResolutionFiles(context, outboundNetwork)).ToList();
+        var config = Build(context.Assignment, mounts, context.Record.VenvDir, tmp, HostDirectories.Where(IsRealDirectory));
         var json = config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         var path = Path.Combine(context.BundleDir, "config.json");
         File.WriteAllText(path + ".tmp", json);
         File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    /// <summary>
+    /// The instance's own /etc/hosts (localhost and its name at its address, so looking up its own name
+    /// never needs DNS) and, without outbound network, a resolv.conf with no name servers: the host's
+    /// resolvers are unreachable from the bridge then, and every lookup would wait out a timeout.
+    /// </summary>
+    internal static IEnumerable<OciMount> NameResolutionFiles(InstanceContext context, bool outboundNetwork)
+    {
+        var hostname = Hostname(context.Assignment.InstanceId);
+        var hosts = Path.Combine(context.Dir, "hosts");
+        var own = context.Record.Ip.Length > 0 ? $"{context.Record.Ip}\t{hostname}\n" : "";
+        File.WriteAllText(hosts, $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}");
+        yield return OciMount.Bind(hosts, "/etc/hosts", readOnly: true);
+        if (!outboundNetwork)
+        {
+            var resolv = Path.Combine(context.Dir, "resolv.conf");
+            File.WriteAllText(resolv, "# No name servers: this node gives instances no outbound network (Agent:OutboundNetwork is false).\n");
+            yield return OciMount.Bind(resolv, "/etc/resolv.conf", readOnly: true);
+        }
     }
 
     /// <summary>The OCI runtime config for an assignment (pure: unit tests call it directly).</summary>
@@ -141,7 +164,7 @@ public static class OciBundleWriter
                 ["noNewPrivileges"] = true,
             },
             ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = true },
-            ["hostname"] = instanceId.Length > 63 ? instanceId[..63] : instanceId,
+            ["hostname"] = Hostname(instanceId),
             ["mounts"] = new JsonArray(mounts.Select(m => (JsonNode?)m.ToJson()).ToArray()),
             ["linux"] = new JsonObject
             {
@@ -210,4 +233,6 @@ public static class OciBundleWriter
     }
 
     private static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
+
+    private static string Hostname(string instanceId) => instanceId.Length > 63 ? instanceId[..63] : instanceId;
 }

@@ -29,6 +29,16 @@ public sealed class CniConfigTests
     }
 
     [Fact]
+    public void ConfList_OutboundNetwork_Masquerades()
+    {
+        var options = new AgentOptions { Bridge = "eastest7", Subnet = "10.234.7.0/24", OutboundNetwork = true };
+
+        var bridge = CniConfig.ConfList(options, "/state/cni")["plugins"]![0]!;
+
+        bridge["ipMasq"]!.GetValue<bool>().Should().BeTrue();
+    }
+
+    [Fact]
     public void PluginInput_CarriesNameVersionAndPreviousResult()
     {
         var list = CniConfig.ConfList(_options, "/state/cni");

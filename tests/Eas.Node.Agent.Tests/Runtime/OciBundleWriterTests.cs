@@ -1,12 +1,42 @@
 using System.Text.Json.Nodes;
 using Eas.Node.Agent.Instances;
+using Eas.Node.Agent.Options;
 using Eas.Node.Agent.Runtime;
+using Eas.Node.Agent.State;
 using Eas.Node.Contracts.V1;
 
 namespace Eas.Node.Agent.Tests.Runtime;
 
 public sealed class OciBundleWriterTests
 {
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NameResolutionFiles_OwnHosts_AndNoNameServersWithoutOutboundNetwork(bool outbound)
+    {
+        var state = Directory.CreateTempSubdirectory("eas-bundle-").FullName;
+        try
+        {
+            var paths = new AgentPaths(Microsoft.Extensions.Options.Options.Create(new AgentOptions { StateDir = state }));
+            var record = new InstanceRecord { Assignment = new InstanceAssignment { InstanceId = "svc-0123abcd" }, Ip = "10.234.9.5" };
+            var context = new InstanceContext(record, paths);
+            Directory.CreateDirectory(context.Dir);
+
+            var mounts = OciBundleWriter.NameResolutionFiles(context, outbound).ToList();
+
+            mounts.Select(m => m.Destination).Should().Equal(outbound ? ["/etc/hosts"] : ["/etc/hosts", "/etc/resolv.conf"]);
+            File.ReadAllText(mounts[0].Source).Should().Contain("127.0.0.1\tlocalhost").And.Contain("10.234.9.5\tsvc-0123abcd");
+            if (!outbound)
+            {
+                File.ReadAllLines(mounts[1].Source).Should().NotContain(l => l.StartsWith("nameserver", StringComparison.Ordinal));
+            }
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
     [Fact]
     public void Build_ResourcesAndShm_FollowTheSpec()
     {

@@ -22,6 +22,10 @@ internal static class SpecJson
         var message = ex.Message;
         var at = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         var reason = (at >= 0 ? message[..at] : message).Trim().TrimEnd('.');
+
+        // System.Text.Json suggests changing its reader options; a spec author can't, so drop that advice.
+        var advice = reason.IndexOf(". Change the reader options", StringComparison.Ordinal);
+        reason = advice >= 0 ? reason[..advice] : reason;
         return $"line {(ex.LineNumber ?? 0) + 1}, column {(ex.BytePositionInLine ?? 0) + 1}: {reason}";
     }
 }

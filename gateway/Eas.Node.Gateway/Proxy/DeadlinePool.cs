@@ -1,25 +1,26 @@
+using System.Collections.Concurrent;
+
 namespace Eas.Node.Gateway.Proxy;
 
 /// <summary>
 /// Per-request deadlines (the service's rpc.keepalive) as reusable <see cref="CancellationTokenSource"/>s: a source
-/// that did not fire is reset and kept for the next request on the same thread, which saves its allocation and its
-/// timer on the hot path.
+/// that did not fire is reset and kept for a later request, which saves its allocation, its timer and its
+/// registrations on the hot path. Shared by all threads: with inline socket completions a request often ends on
+/// another thread than the one it started on, so a per-thread spare missed about half the time.
 /// </summary>
 internal sealed class DeadlinePool(TimeProvider timeProvider)
 {
-    [ThreadStatic]
-    private static CancellationTokenSource? _spare;
+    // More than the requests a gateway usually has in flight; beyond it, sources are simply disposed.
+    private const int Capacity = 1024;
 
-    // The spare belongs to one pool: its timer runs on that pool's TimeProvider.
-    [ThreadStatic]
-    private static DeadlinePool? _spareOwner;
+    private readonly ConcurrentQueue<CancellationTokenSource> _spares = new();
+    private int _count;
 
     public CancellationTokenSource Rent(TimeSpan timeout)
     {
-        var source = _spare;
-        if (source is not null && ReferenceEquals(_spareOwner, this))
+        if (_spares.TryDequeue(out var source))
         {
-            _spare = null;
+            Interlocked.Decrement(ref _count);
         }
         else
         {
@@ -32,14 +33,17 @@ internal sealed class DeadlinePool(TimeProvider timeProvider)
 
     public void Return(CancellationTokenSource source)
     {
-        if (_spare is null && source.TryReset())
+        if (source.TryReset())
         {
-            _spare = source;
-            _spareOwner = this;
+            if (Interlocked.Increment(ref _count) <= Capacity)
+            {
+                _spares.Enqueue(source);
+                return;
+            }
+
+            Interlocked.Decrement(ref _count);
         }
-        else
-        {
-            source.Dispose();
-        }
+
+        source.Dispose();
     }
 }

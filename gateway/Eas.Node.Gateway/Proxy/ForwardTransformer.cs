@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -14,6 +15,10 @@ internal sealed class ForwardTransformer : HttpTransformer
     public const string PredictPrefix = "/api/predict/";
     private const string ForwardedFor = "X-Forwarded-For";
 
+    // Power of two; indexed by the endpoint's prefix string, so each endpoint keeps its last destination.
+    private const int DestinationSlots = 16;
+
+    private readonly Destination?[] _destinations = new Destination?[DestinationSlots];
     private RemoteAddress? _lastRemote;
 
     public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
@@ -37,7 +42,7 @@ internal sealed class ForwardTransformer : HttpTransformer
 
     private void Finish(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix)
     {
-        proxyRequest.RequestUri = BuildDestination(httpContext, destinationPrefix);
+        proxyRequest.RequestUri = CachedDestination(httpContext, destinationPrefix);
 
         var remote = RemoteText(httpContext.Connection.RemoteIpAddress);
         if (remote is null)
@@ -58,6 +63,34 @@ internal sealed class ForwardTransformer : HttpTransformer
     }
 
     /// <summary>
+    /// <see cref="BuildDestination"/>, reusing the <see cref="Uri"/> of the endpoint's previous request when the sub
+    /// path and query are the same: callers of a model service mostly repeat one URL, and building and parsing it was
+    /// a string, a Uri and its parse on every request. A <see cref="Uri"/> is immutable and safe to share.
+    /// </summary>
+    private Uri CachedDestination(HttpContext httpContext, string destinationPrefix)
+    {
+        var raw = httpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (raw is null || !IsPlainTarget(raw))
+        {
+            return BuildDestination(httpContext, destinationPrefix);
+        }
+
+        var rest = Rest(raw);
+        var slot = RuntimeHelpers.GetHashCode(destinationPrefix) & (DestinationSlots - 1);
+        var cached = Volatile.Read(ref _destinations[slot]);
+        if (cached is not null
+            && string.Equals(cached.Prefix, destinationPrefix, StringComparison.Ordinal)
+            && rest.SequenceEqual(cached.Rest))
+        {
+            return cached.Uri;
+        }
+
+        var uri = BuildDestination(httpContext, destinationPrefix);
+        Volatile.Write(ref _destinations[slot], new Destination(destinationPrefix, rest.ToString(), uri));
+        return uri;
+    }
+
+    /// <summary>
     /// The URL at the endpoint: the part of the request target after <c>/api/predict/&lt;service&gt;</c>, taken from
     /// the raw target so that the path's encoding and the query reach the instance exactly as the caller sent them.
     /// </summary>
@@ -65,13 +98,9 @@ internal sealed class ForwardTransformer : HttpTransformer
     {
         var raw = httpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
         ReadOnlySpan<char> rest;
-        if (raw is not null
-            && raw.StartsWith(PredictPrefix, StringComparison.OrdinalIgnoreCase)
-            && !raw.Contains("/.", StringComparison.Ordinal))
+        if (raw is not null && IsPlainTarget(raw))
         {
-            var tail = raw.AsSpan(PredictPrefix.Length);
-            var end = tail.IndexOfAny('/', '?');
-            rest = end < 0 ? [] : tail[end..];
+            rest = Rest(raw);
         }
         else
         {
@@ -100,6 +129,18 @@ internal sealed class ForwardTransformer : HttpTransformer
         return new Uri(url, UriKind.Absolute);
     }
 
+    /// <summary>An origin-form target under the predict prefix without dot segments: usable as sent.</summary>
+    private static bool IsPlainTarget(string raw) =>
+        raw.StartsWith(PredictPrefix, StringComparison.OrdinalIgnoreCase) && !raw.Contains("/.", StringComparison.Ordinal);
+
+    /// <summary>What follows <c>/api/predict/&lt;service&gt;</c> in a plain target: the sub path and query, or empty.</summary>
+    private static ReadOnlySpan<char> Rest(string raw)
+    {
+        var tail = raw.AsSpan(PredictPrefix.Length);
+        var end = tail.IndexOfAny('/', '?');
+        return end < 0 ? [] : tail[end..];
+    }
+
     // Formatting the client address on every request shows up in profiles; most connections come from a few peers.
     private string? RemoteText(IPAddress? address)
     {
@@ -121,4 +162,6 @@ internal sealed class ForwardTransformer : HttpTransformer
     }
 
     private sealed record RemoteAddress(IPAddress Address, string Text);
+
+    private sealed record Destination(string Prefix, string Rest, Uri Uri);
 }

@@ -78,34 +78,48 @@ internal sealed class PredictHandler(
         var deadline = _deadlines.Rent(service.Keepalive);
         try
         {
-            var error = await SendAsync(context, service, endpoint, deadline.Token);
-            if (error == ForwarderError.None)
+            // One loop instead of a helper per attempt: an async helper would cost a state machine per request.
+            var retried = false;
+            ForwarderError error;
+            while (true)
             {
-                return;
-            }
+                endpoint.Enter();
+                try
+                {
+                    error = await forwarder.SendAsync(context, endpoint.DestinationPrefix, invoker, service.RequestConfig, _transformer, deadline.Token);
+                }
+                finally
+                {
+                    endpoint.Exit();
+                }
 
-            if (IsConnectionRefused(context, error))
-            {
+                if (error == ForwarderError.None)
+                {
+                    return;
+                }
+
+                if (!IsConnectionRefused(context, error))
+                {
+                    break;
+                }
+
                 GatewayLog.ConnectRefused(logger, service.Name, endpoint.Address, endpoint.InstanceId);
+                if (retried)
+                {
+                    break;
+                }
 
                 // Nothing of the request reached the instance, so one other endpoint may take it.
                 var other = service.Pick(exclude: endpoint);
-                if (other is not null && !context.Response.HasStarted)
+                if (other is null || context.Response.HasStarted)
                 {
-                    context.Features.Set<IForwarderErrorFeature>(null);
-                    context.Response.StatusCode = StatusCodes.Status200OK;
-                    endpoint = other;
-                    error = await SendAsync(context, service, endpoint, deadline.Token);
-                    if (error == ForwarderError.None)
-                    {
-                        return;
-                    }
-
-                    if (IsConnectionRefused(context, error))
-                    {
-                        GatewayLog.ConnectRefused(logger, service.Name, endpoint.Address, endpoint.InstanceId);
-                    }
+                    break;
                 }
+
+                context.Features.Set<IForwarderErrorFeature>(null);
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                endpoint = other;
+                retried = true;
             }
 
             await ReportAsync(context, service, endpoint, error, deadline);
@@ -113,19 +127,6 @@ internal sealed class PredictHandler(
         finally
         {
             _deadlines.Return(deadline);
-        }
-    }
-
-    private async ValueTask<ForwarderError> SendAsync(HttpContext context, ServiceEntry service, EndpointState endpoint, CancellationToken deadline)
-    {
-        endpoint.Enter();
-        try
-        {
-            return await forwarder.SendAsync(context, endpoint.DestinationPrefix, invoker, service.RequestConfig, _transformer, deadline);
-        }
-        finally
-        {
-            endpoint.Exit();
         }
     }
 

@@ -33,7 +33,7 @@ public sealed class CoordinatorStreamTests(ITestOutputHelper output)
             var heartbeat = await coordinator.NextAsync(m => m.Heartbeat is not null, TimeSpan.FromSeconds(5));
             heartbeat.Heartbeat.InstanceCount.Should().Be(0);
 
-            // Two instances: create → both READY, promptly.
+            // Two instances: create → both READY (the deploy-latency figure itself is bench/deploy/run.sh's).
             var watch = Stopwatch.StartNew();
             coordinator.Send(Desired(1, 1, AgentTestEnvironment.HttpServer("fc-a"), AgentTestEnvironment.HttpServer("fc-b")));
             var ready = new Dictionary<string, InstanceStatus>();
@@ -48,7 +48,6 @@ public sealed class CoordinatorStreamTests(ITestOutputHelper output)
 
             var latency = watch.Elapsed;
             output.WriteLine($"create → 2 READY: {latency.TotalMilliseconds:0} ms");
-            latency.Should().BeLessThan(TimeSpan.FromSeconds(2));
             ready.Values.Select(s => s.Ip).Distinct().Should().HaveCount(2);
 
             // An older generation is ignored: nothing stops.

@@ -74,15 +74,20 @@ done
 [[ $(ready_nodes) -ge $agents ]] || { echo "the agent(s) did not register; see .demo/logs/agent-*.log" >&2; tail -20 "$demo"/logs/agent-*.log >&2; exit 1; }
 
 if "$easctl" desc flask_demo >/dev/null 2>&1; then
+  # Already deployed: only read until every desired instance is Ready (no write, no event).
   echo "flask_demo is deployed; waiting until it is Ready"
-  "$easctl" scale flask_demo "$("$easctl" desc flask_demo -o json | jq .replicas.desired)" --wait --timeout 300 >/dev/null
+  for _ in $(seq 1 3000); do
+    "$easctl" desc flask_demo -o json | jq -e '.replicas.ready >= .replicas.desired' >/dev/null && break
+    sleep 0.1
+  done
 else
   "$easctl" create -f "$root/examples/quickstart/service.json" --wait --timeout 300 >/dev/null
 fi
 
 "$easctl" desc flask_demo
-token="$("$easctl" desc flask_demo -o json | jq -r .token)"
-endpoint="$("$easctl" desc flask_demo -o json | jq -r .endpoint)"
+described="$("$easctl" desc flask_demo -o json)"
+token="$(jq -r .token <<<"$described")"
+endpoint="$(jq -r .endpoint <<<"$described")"
 cat <<TEXT
 
 The quick start is up. Call it:

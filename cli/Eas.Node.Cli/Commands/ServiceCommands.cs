@@ -26,7 +26,7 @@ internal static class ServiceCommands
         yield return ModifyCommand();
         yield return DescribeCommand();
         yield return ListCommand();
-        yield return Simple("delete", "Delete a service: stop its instances and forget it", (c, n, ct) => DeleteAsync(c, n, ct));
+        yield return DeleteCommand();
         yield return Simple("start", "Start a stopped service with its desired instance count", (c, n, ct) => c.Services.StartServiceAsync(new ServiceRef { Name = n }, cancellationToken: ct).ResponseAsync);
         yield return Simple("stop", "Stop every instance of a service and keep the service", (c, n, ct) => c.Services.StopServiceAsync(new ServiceRef { Name = n }, cancellationToken: ct).ResponseAsync);
         yield return ScaleCommand();
@@ -209,10 +209,16 @@ internal static class ServiceCommands
         return command;
     }
 
-    private static async Task<ServiceInfo> DeleteAsync(CliContext context, string name, CancellationToken ct)
+    private static Command DeleteCommand()
     {
-        var response = await context.Services.DeleteServiceAsync(new ServiceRef { Name = name }, cancellationToken: ct);
-        return new ServiceInfo { Name = response.Name, Status = "Deleting" };
+        var command = new Command("delete", "Delete a service: stop its instances and forget it") { _nameArgument };
+        command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
+        {
+            var response = await context.Services.DeleteServiceAsync(new ServiceRef { Name = parse.GetValue(_nameArgument)! }, cancellationToken: ct);
+            Console.Out.WriteLine($"service {response.Name}: deleting (its instances stop, then it is gone)");
+            return 0;
+        }));
+        return command;
     }
 
     private static Option<int> WaitTimeoutOption() => new("--timeout")

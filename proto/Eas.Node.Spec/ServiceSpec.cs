@@ -30,6 +30,31 @@ public sealed record ServiceSpec
     /// <summary><c>metadata.eas.termination_grace_period</c> in seconds (default 30).</summary>
     public int TerminationGracePeriodSeconds { get; init; } = 30;
 
+    /// <summary><c>metadata.gpu</c>: whole GPUs per instance, 0 to 16 (default 0: none).</summary>
+    public int Gpu { get; init; }
+
+    /// <summary>
+    /// <c>metadata.gpu_memory</c>: the GPU memory of a slice of one shared GPU, in GB (1 GB = 1024 MiB), 1 to 1024;
+    /// null when the service takes no slice. Never set together with a <see cref="Gpu"/> of 1 or more.
+    /// </summary>
+    public int? GpuMemoryGb { get; init; }
+
+    /// <summary><c>metadata.gpu_core_percentage</c>: the slice's share of one GPU's compute, 1 to 100; only with <see cref="GpuMemoryGb"/>.</summary>
+    public int? GpuCorePercentage { get; init; }
+
+    /// <summary>
+    /// <c>metadata.gpu_model</c> (an Eas.Node extension): only GPUs whose model name contains this text, compared
+    /// case-insensitively (<c>"H100"</c> matches <c>"NVIDIA H100 80GB HBM3"</c>); null for any model. Only when <see cref="UsesGpu"/>.
+    /// </summary>
+    public string? GpuModel { get; init; }
+
+    /// <summary>
+    /// The version part of <c>features["eas.aliyun.com/gpu-driver-version"]</c> (<c>"tesla=550.127.08"</c> → <c>"550.127.08"</c>):
+    /// digits and dots; a node matches when its driver version is this one or starts with it followed by a dot
+    /// (<c>"550"</c> matches <c>"550.54.15"</c>). Null for any driver. Only when <see cref="UsesGpu"/>.
+    /// </summary>
+    public string? GpuDriverVersion { get; init; }
+
     /// <summary><c>containers[0]</c>; Eas.Node runs one container per instance.</summary>
     public required ContainerSpec Container { get; init; }
 
@@ -45,6 +70,12 @@ public sealed record ServiceSpec
     /// <summary>CPU in thousandths of a core.</summary>
     public long CpuMillis => (long)Math.Round(Cpu * 1000);
 
+    /// <summary>The slice's GPU memory in MiB (<see cref="GpuMemoryGb"/> × 1024), or 0 when the service takes no slice.</summary>
+    public long GpuMemoryMib => GpuMemoryGb is { } g ? g * 1024L : 0;
+
+    /// <summary>True when the service needs a GPU: whole GPUs or a slice of one.</summary>
+    public bool UsesGpu => Gpu > 0 || GpuMemoryGb is not null;
+
     /// <summary>Value equality, lists compared element by element (a record alone compares list references).</summary>
     public bool Equals(ServiceSpec? other) =>
         other is not null
@@ -56,12 +87,33 @@ public sealed record ServiceSpec
         && KeepaliveMs == other.KeepaliveMs
         && EnableSigterm == other.EnableSigterm
         && TerminationGracePeriodSeconds == other.TerminationGracePeriodSeconds
+        && Gpu == other.Gpu
+        && GpuMemoryGb == other.GpuMemoryGb
+        && GpuCorePercentage == other.GpuCorePercentage
+        && GpuModel == other.GpuModel
+        && GpuDriverVersion == other.GpuDriverVersion
         && Container.Equals(other.Container)
         && Storage.SequenceEqual(other.Storage)
         && Token == other.Token;
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Name, Instance, Cpu, MemoryMb, Container, Storage.Count, Token);
+    public override int GetHashCode()
+    {
+        var hash = default(HashCode);
+        hash.Add(Name);
+        hash.Add(Instance);
+        hash.Add(Cpu);
+        hash.Add(MemoryMb);
+        hash.Add(Gpu);
+        hash.Add(GpuMemoryGb);
+        hash.Add(GpuCorePercentage);
+        hash.Add(GpuModel);
+        hash.Add(GpuDriverVersion);
+        hash.Add(Container);
+        hash.Add(Storage.Count);
+        hash.Add(Token);
+        return hash.ToHashCode();
+    }
 }
 
 /// <summary><c>containers[0]</c>.</summary>

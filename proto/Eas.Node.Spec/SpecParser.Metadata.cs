@@ -16,7 +16,8 @@ public static partial class SpecParser
         double? ShmSizeGb,
         int KeepaliveMs,
         bool EnableSigterm,
-        int TerminationGracePeriodSeconds);
+        int TerminationGracePeriodSeconds,
+        GpuValues Gpu);
 
     private static MetadataValues ReadMetadata(JsonObject root, SpecReader reader)
     {
@@ -39,10 +40,11 @@ public static partial class SpecParser
         var shm = reader.Number(metadata, Path, "shm_size", 0, 1024,
             "shm_size is the /dev/shm size in GB, more than 0 and at most 1024", "use e.g. 1, or remove it for the default 64 MiB");
 
+        var gpu = ReadGpu(metadata, reader);
         var (keepalive, sigterm) = ReadRpc(metadata, reader);
         var grace = ReadEas(metadata, reader);
 
-        reader.OtherKeys(metadata, Path, "name", "instance", "cpu", "memory", "shm_size", "rpc", "eas");
+        reader.OtherKeys(metadata, Path, "name", "instance", "cpu", "memory", "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "shm_size", "rpc", "eas");
         return new MetadataValues(
             name,
             (int)(instance ?? 1),
@@ -51,7 +53,8 @@ public static partial class SpecParser
             shm,
             (int)(keepalive ?? 5000),
             sigterm ?? false,
-            (int)(grace ?? 30));
+            (int)(grace ?? 30),
+            gpu);
     }
 
     private static (long? KeepaliveMs, bool? EnableSigterm) ReadRpc(JsonObject metadata, SpecReader reader)

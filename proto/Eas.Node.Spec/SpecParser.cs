@@ -94,8 +94,9 @@ public static partial class SpecParser
         var metadata = ReadMetadata(root, reader);
         var container = ReadContainers(root, reader);
         var storage = ReadStorage(root, reader, options);
+        var driverVersion = ReadFeatures(root, reader, metadata.Gpu);
         var token = ReadToken(root, reader);
-        reader.OtherKeys(root, SpecPath.Root, "metadata", "name", "containers", "storage", "token");
+        reader.OtherKeys(root, SpecPath.Root, "metadata", "name", "containers", "storage", "features", "token");
 
         if (reader.HasErrors || metadata.Name is null || container is null)
         {
@@ -112,6 +113,11 @@ public static partial class SpecParser
             KeepaliveMs = metadata.KeepaliveMs,
             EnableSigterm = metadata.EnableSigterm,
             TerminationGracePeriodSeconds = metadata.TerminationGracePeriodSeconds,
+            Gpu = metadata.Gpu.Gpu,
+            GpuMemoryGb = metadata.Gpu.MemoryGb,
+            GpuCorePercentage = metadata.Gpu.CorePercentage,
+            GpuModel = metadata.Gpu.Model,
+            GpuDriverVersion = driverVersion,
             Container = container,
             Storage = storage,
             Token = token,

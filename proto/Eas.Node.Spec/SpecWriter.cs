@@ -6,7 +6,8 @@ namespace Eas.Node.Spec;
 
 /// <summary>
 /// Writes a <see cref="ServiceSpec"/> back as canonical EAS JSON: nested keys only, every metadata
-/// value explicit (defaults included), indented. <see cref="SpecParser.Parse"/> reads the output back
+/// value explicit (defaults included; the GPU keys only when set, <c>gpu</c> only when 1 or more), indented.
+/// The GPU driver version is written bare (<c>"550.127.08"</c>, no <c>"tesla="</c>). <see cref="SpecParser.Parse"/> reads the output back
 /// into an equal spec.
 /// </summary>
 public static class SpecWriter
@@ -36,6 +37,13 @@ public static class SpecWriter
                 writer.WriteEndArray();
             }
 
+            if (spec.GpuDriverVersion is not null)
+            {
+                writer.WriteStartObject("features");
+                writer.WriteString("eas.aliyun.com/gpu-driver-version", spec.GpuDriverVersion);
+                writer.WriteEndObject();
+            }
+
             if (includeToken && spec.Token is not null)
             {
                 writer.WriteString("token", spec.Token);
@@ -54,6 +62,26 @@ public static class SpecWriter
         writer.WriteNumber("instance", spec.Instance);
         writer.WriteNumber("cpu", spec.Cpu);
         writer.WriteNumber("memory", spec.MemoryMb);
+        if (spec.Gpu > 0)
+        {
+            writer.WriteNumber("gpu", spec.Gpu);
+        }
+
+        if (spec.GpuMemoryGb is { } gpuMemory)
+        {
+            writer.WriteNumber("gpu_memory", gpuMemory);
+        }
+
+        if (spec.GpuCorePercentage is { } gpuCore)
+        {
+            writer.WriteNumber("gpu_core_percentage", gpuCore);
+        }
+
+        if (spec.GpuModel is not null)
+        {
+            writer.WriteString("gpu_model", spec.GpuModel);
+        }
+
         if (spec.ShmSizeGb is { } shm)
         {
             writer.WriteNumber("shm_size", shm);

@@ -161,7 +161,7 @@ public sealed class SpecParserTests
     public void Parse_UnknownAndCloudOnlyKeys_AreWarningsNamingTheKey()
     {
         var result = SpecParser.Parse(Minimal(
-            metadataExtra: """, "workspace_id": "123", "resource": "eas-r-x", "colour": "blue", "gpu": 1, "rpc": { "max_queue_size": 64, "keepalvie": 1 }""",
+            metadataExtra: """, "workspace_id": "123", "resource": "eas-r-x", "colour": "blue", "npu": 1, "rpc": { "max_queue_size": 64, "keepalvie": 1 }""",
             top: """, "cloud": { "computing": {} }, "extra_top": 1"""));
 
         result.IsValid.Should().BeTrue();
@@ -170,7 +170,7 @@ public sealed class SpecParserTests
             ("metadata.workspace_id", "ignored on a self-hosted cluster"),
             ("metadata.resource", "ignored on a self-hosted cluster"),
             ("metadata.colour", "unknown key \"colour\", ignored"),
-            ("metadata.gpu", "not supported yet, ignored"),
+            ("metadata.npu", "not supported yet, ignored"),
             ("metadata.rpc.max_queue_size", "not supported yet, ignored"),
             ("metadata.rpc.keepalvie", "unknown key \"keepalvie\", ignored"),
             ("cloud", "ignored on a self-hosted cluster"),
@@ -361,12 +361,15 @@ public sealed class SpecParserTests
     }
 
     [Fact]
-    public void Parse_LabelsWithDottedKeys_AreNotSplit()
+    public void Parse_FeatureKeysWithDots_AreNotSplit()
     {
-        var result = SpecParser.Parse(Minimal(top: """, "features": { "eas.aliyun.com/gpu-driver-version": "tesla=550" }, "features.eas.aliyun.com/extra": "1" """));
+        var result = SpecParser.Parse(Minimal(
+            metadataExtra: """, "gpu": 1""",
+            top: """, "features": { "eas.aliyun.com/gpu-driver-version": "tesla=550" }, "features.eas.aliyun.com/extra": "1", "labels": { "a.b": "c" } """));
 
         result.Errors.Should().BeEmpty();
-        result.Warnings.Should().ContainSingle().Which.Path.Should().Be("features");
+        result.Spec!.GpuDriverVersion.Should().Be("550");
+        result.Warnings.Select(w => w.Path).Should().BeEquivalentTo("features[\"eas.aliyun.com/extra\"]", "labels");
     }
 
     [Fact]

@@ -14,6 +14,8 @@ public sealed class SpecPropertyTests
         "pythonRequirements", "pythonRequirementsPath", "storage", "mount_path", "host", "path", "readOnly", "empty_dir",
         "medium", "size_limit", "token", "oss", "nfs", "rpc.keepalive", "metadata.instance", "metadata.name",
         "eas.termination_grace_period", "prepare.pythonRequirements", "features", "labels", "cloud", "workspace_id",
+        "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "metadata.gpu", "metadata.gpu_memory",
+        "eas.aliyun.com/gpu-driver-version", "features.eas.aliyun.com/gpu-driver-version",
         "a..b", "", ".", "x.", "\u00e9", "\ud83d\ude00",
     ];
 
@@ -21,7 +23,7 @@ public sealed class SpecPropertyTests
     [
         "host", "flask_demo", "svc", "", " ", "/mnt/data", "/mnt/../x", "data", "..", "/", "/proc", "/dev/shm", "512Mi",
         "2Gi", "2", "-1", "true", "null", "memory", "python3 app.py", "'unclosed", "a\\", "8080", "\n", "\u00e9\u00e8",
-        "python:3.12",
+        "python:3.12", "H100", "tesla=550.127.08", "550", "550.", "tesla=",
     ];
 
     private static readonly Gen<string> _scalarJson = Gen.OneOf(
@@ -41,7 +43,9 @@ public sealed class SpecPropertyTests
                     .Select(members => "{" + string.Join(",", members.Select(m => Quote(m.Item1) + ":" + m.Item2)) + "}"))));
 
     private const string Valid = """
-        { "metadata": { "name": "svc_one", "instance": 2, "cpu": 1.5, "rpc.keepalive": 9000 },
+        { "metadata": { "name": "svc_one", "instance": 2, "cpu": 1.5, "rpc.keepalive": 9000,
+                        "gpu_memory": 8, "gpu_core_percentage": 50, "gpu_model": "A10" },
+          "features": { "eas.aliyun.com/gpu-driver-version": "tesla=550.127.08" },
           "containers": [{ "image": "host", "command": "python3 app.py", "port": 8000,
                            "env": [{ "name": "A", "value": "1" }], "prepare": { "pythonRequirements": ["flask"] } }],
           "storage": [{ "mount_path": "/mnt/a", "host": { "path": "/srv/a", "readOnly": true } },
@@ -59,6 +63,8 @@ public sealed class SpecPropertyTests
         "containers[0].prepare.pythonRequirements[0]", "containers[0].prepare.pythonRequirementsPath", "storage", "storage[0]",
         "storage[2]", "storage[0].mount_path", "storage[0].host", "storage[0].host.path", "storage[0].host.readOnly",
         "storage[1].empty_dir", "storage[1].empty_dir.size_limit", "storage[1].empty_dir.medium", "storage[1].oss", "token", "cloud",
+        "metadata.gpu", "metadata.gpu_memory", "metadata.gpu_core_percentage", "metadata.gpu_model", "features",
+        "features.eas.aliyun.com/gpu-driver-version", "features.eas.aliyun.com/other",
     ];
 
     /// <summary>The valid spec with a few keys set to random JSON: deep, realistic, mostly-valid documents.</summary>
@@ -146,6 +152,21 @@ public sealed class SpecPropertyTests
                 ? new StorageSpec { MountPath = "/m" + mount, Host = new HostStorage(hostPath, flag) }
                 : new StorageSpec { MountPath = "/m" + mount, EmptyDir = new EmptyDirStorage(memory ? "memory" : "", size) });
 
+    private static readonly Gen<string> _gpuModel =
+        Gen.Char["AZaz09-_. "].Array[1, 64].Select(c => new string(c).Trim()).Where(t => t.Length > 0);
+
+    private static readonly Gen<string> _driverVersion = Gen.Char["0123456789"].Array[1, 5].Select(c => new string(c)).Array[1, 4].Select(p => string.Join('.', p));
+
+    /// <summary>No GPU, whole GPUs, or a slice, each with an optional model and driver version.</summary>
+    private static readonly Gen<Func<ServiceSpec, ServiceSpec>> _gpu =
+        Gen.Select(Gen.Int[0, 2], Gen.Int[1, 16], Gen.Int[1, 1024], Gen.Int[1, 100].Nullable(0.3), _gpuModel.Null(0.5), _driverVersion.Null(0.5),
+            Func<ServiceSpec, ServiceSpec> (mode, gpus, memory, core, model, driver) => mode switch
+            {
+                0 => spec => spec,
+                1 => spec => spec with { Gpu = gpus, GpuModel = model, GpuDriverVersion = driver },
+                _ => spec => spec with { GpuMemoryGb = memory, GpuCorePercentage = core, GpuModel = model, GpuDriverVersion = driver },
+            });
+
     private static readonly Gen<ServiceSpec> _spec =
         Gen.Select(
             Gen.Char["abcdefghijklmnopqrstuvwxyz0123456789_"].Array[3, 63].Select(c => new string(c)),
@@ -155,8 +176,8 @@ public sealed class SpecPropertyTests
             Gen.Double[0.001, 1024].Nullable(0.5),
             Gen.Select(Gen.Int[1, 3_600_000], Gen.Bool, Gen.Int[0, 3600]),
             _container,
-            Gen.Select(_storage.Array[0, 4], Gen.Char["Az09._~+/=-"].Array[1, 40].Select(c => new string(c)).Null(0.3)),
-            (name, instance, cpu, memory, shm, rpc, container, rest) => new ServiceSpec
+            Gen.Select(_storage.Array[0, 4], Gen.Char["Az09._~+/=-"].Array[1, 40].Select(c => new string(c)).Null(0.3), _gpu),
+            (name, instance, cpu, memory, shm, rpc, container, rest) => rest.Item3(new ServiceSpec
             {
                 Name = name,
                 Instance = instance,
@@ -169,7 +190,7 @@ public sealed class SpecPropertyTests
                 Container = container,
                 Storage = rest.Item1.DistinctBy(s => s.MountPath).ToList(),
                 Token = rest.Item2,
-            });
+            }));
 
     [Fact]
     public void ToJson_ValidSpec_ParsesBackToAnEqualSpec()
@@ -207,6 +228,8 @@ public sealed class SpecPropertyTests
             spec with { Name = "other" }, spec with { Instance = 3 }, spec with { Cpu = 2 }, spec with { MemoryMb = 1 },
             spec with { ShmSizeGb = 1 }, spec with { KeepaliveMs = 1 }, spec with { EnableSigterm = true },
             spec with { TerminationGracePeriodSeconds = 1 }, spec with { Storage = spec.Storage.Take(1).ToList() },
+            spec with { Gpu = 1 }, spec with { GpuMemoryGb = 9 }, spec with { GpuCorePercentage = null }, spec with { GpuModel = "a10" },
+            spec with { GpuDriverVersion = "550" },
             spec with { Token = null }, spec with { Container = container with { Image = "x" } },
             spec with { Container = container with { Script = "x" } }, spec with { Container = container with { Command = ["python3"] } },
             spec with { Container = container with { Port = 1 } }, spec with { Container = container with { Env = [] } },

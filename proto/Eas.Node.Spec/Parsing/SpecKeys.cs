@@ -19,7 +19,6 @@ internal static class SpecKeys
         "metadata.cuda",
         "metadata.quota_id",
         "metadata.gateway",
-        "metadata.gpu_model",
         "metadata.role",
     };
 
@@ -30,7 +29,6 @@ internal static class SpecKeys
         "autoscaler",
         "cronscaler",
         "labels",
-        "features",
         "runtime",
         "unit",
         "aimaster",
@@ -45,9 +43,6 @@ internal static class SpecKeys
         "processor_mainclass",
         "processor_type",
         "warm_up_data_path",
-        "metadata.gpu",
-        "metadata.gpu_memory",
-        "metadata.gpu_core_percentage",
         "metadata.npu",
         "metadata.qos",
         "metadata.resource_burstable",
@@ -82,6 +77,7 @@ internal static class SpecKeys
         "containers[].startup_check",
         "containers[].health_check",
         "storage[].properties",
+        "features[\"eas.aliyun.com/extra-ephemeral-storage\"]",
     };
 
     /// <summary>Storage kinds EAS has and Eas.Node cannot mount yet: an error, since the instance would miss its data.</summary>

@@ -87,6 +87,20 @@ public sealed class InstanceSchedulerPropertyTests
     }
 
     [Fact]
+    public void Schedule_AnyInput_PlacesExactlyWhereThePlainFullScanWould()
+    {
+        _genInput.Sample(input =>
+        {
+            var plan = new InstanceScheduler().Schedule(input.Snapshot, input.Requests);
+            var placed = plan.Placements.ToDictionary(p => p.InstanceId);
+
+            var outcomes = input.Requests.Select(r => placed.TryGetValue(r.InstanceId, out var p) ? (r.InstanceId, (string?)p.Node, p.Gpu) : (r.InstanceId, null, null));
+
+            outcomes.Should().Equal(ReferenceScheduler.Schedule(input.Snapshot, input.Requests));
+        });
+    }
+
+    [Fact]
     public void Schedule_KReplicasOnNIdenticalNodes_AtMostOnePerNode()
     {
         var gen = Gen.Int[1, 8].SelectMany(n => Gen.Int[0, n].Select(k => (n, k)));

@@ -3,11 +3,14 @@ namespace Eas.Node.Scheduler.Feasibility;
 /// <summary>Refuses nodes where any host port of the request is already held.</summary>
 internal sealed class HostPortChecker : IFeasibilityChecker
 {
-    public string? Check(NodeState node, PlacementRequest request)
+    public bool AppliesTo(PreparedRequest request) => request.HostPorts.Count > 0;
+
+    public string? Check(NodeState node, PreparedRequest request)
     {
-        foreach (var port in request.HostPorts)
+        var ports = request.HostPorts;
+        for (var i = 0; i < ports.Count; i++)
         {
-            if (node.IsPortUsed(port))
+            if (node.IsPortUsed(ports[i]))
             {
                 return "with a requested host port taken";
             }

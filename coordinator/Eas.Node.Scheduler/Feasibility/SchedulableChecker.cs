@@ -3,6 +3,6 @@ namespace Eas.Node.Scheduler.Feasibility;
 /// <summary>Refuses cordoned, draining and down nodes.</summary>
 internal sealed class SchedulableChecker : IFeasibilityChecker
 {
-    public string? Check(NodeState node, PlacementRequest request) =>
-        node.Node.Schedulable ? null : "not schedulable";
+    public string? Check(NodeState node, PreparedRequest request) =>
+        node.Schedulable ? null : "not schedulable";
 }

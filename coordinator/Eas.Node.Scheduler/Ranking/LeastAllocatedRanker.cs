@@ -7,11 +7,17 @@ namespace Eas.Node.Scheduler.Ranking;
 /// </summary>
 internal sealed class LeastAllocatedRanker : INodeRanker
 {
-    public double Score(NodeState node, PlacementRequest request)
+    public void Bound(NodeState[] nodes, PreparedRequest request, Span<double> bounds)
     {
-        var cpu = FreeShare(node.Node.CpuMillis, node.FreeCpuMillis - request.CpuMillis);
-        var memory = FreeShare(node.Node.MemoryMib, node.FreeMemoryMib - request.MemoryMib);
-        return (cpu + memory) / 2;
+        var cpuMillis = request.CpuMillis;
+        var memoryMib = request.MemoryMib;
+        for (var i = 0; i < nodes.Length; i++)
+        {
+            var node = nodes[i];
+            var cpu = FreeShare(node.CpuMillis, node.FreeCpuMillis - cpuMillis);
+            var memory = FreeShare(node.MemoryMib, node.FreeMemoryMib - memoryMib);
+            bounds[i] = (cpu + memory) / 2;
+        }
     }
 
     private static double FreeShare(long capacity, long freeAfter) =>

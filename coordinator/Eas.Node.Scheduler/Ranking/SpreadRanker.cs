@@ -6,5 +6,17 @@ namespace Eas.Node.Scheduler.Ranking;
 /// </summary>
 internal sealed class SpreadRanker : INodeRanker
 {
-    public double Score(NodeState node, PlacementRequest request) => -node.InstancesOf(request.Service);
+    public void Bound(NodeState[] nodes, PreparedRequest request, Span<double> bounds)
+    {
+        if (request.ServiceCounts is not { } counts)
+        {
+            bounds.Clear();
+            return;
+        }
+
+        for (var i = 0; i < nodes.Length; i++)
+        {
+            bounds[i] = -counts[nodes[i].Ordinal];
+        }
+    }
 }

@@ -12,11 +12,11 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # OS packages the runtime and the tests need (Debian/Ubuntu names).
-OS_PACKAGES := runc conmon containernetworking-plugins iptables iproute2 procps python3 python3-venv python3-flask curl jq
+OS_PACKAGES := runc conmon containernetworking-plugins iptables iproute2 procps python3 python3-venv python3-flask curl jq gcc libc6-dev libcjson-dev
 
-LAUNCHERS := bin/easctl bin/eas-coordinator bin/eas-agent bin/eas-gateway
+LAUNCHERS := bin/easctl bin/eas-coordinator bin/eas-agent bin/eas-gateway bin/fake-nvml
 
-.PHONY: all deps build launchers demo demo-stop test test-unit lint format bench clean
+.PHONY: all deps build fake-nvml launchers demo demo-stop test test-unit lint format bench clean
 
 all: build
 
@@ -24,17 +24,22 @@ all: build
 deps:
 	@scripts/install-deps.sh $(OS_PACKAGES)
 
-## build: compile everything and write the bin/ launchers
-build:
+## build: compile everything (the fake NVML too) and write the bin/ launchers
+build: fake-nvml
 	$(DOTNET) build Eas.Node.sln -c $(CONFIGURATION) -nologo -clp:ErrorsOnly
 	@$(MAKE) --no-print-directory launchers
+
+## fake-nvml: the C libnvidia-ml.so.1 that emulates GPUs for tests and `make demo FAKE_GPUS=2xH100-80GB`
+fake-nvml:
+	@$(MAKE) --no-print-directory -C native/fake-nvml
 
 launchers:
 	@scripts/write-launchers.sh $(CONFIGURATION)
 
 ## demo: coordinator (gateway embedded) + one agent in the background, quick start deployed with 2 instances
+##       FAKE_GPUS=2xH100-80GB gives the demo agent(s) GPUs through the fake NVML (see docs/gpus.md)
 demo: deps build
-	@scripts/demo.sh
+	@FAKE_GPUS="$(FAKE_GPUS)" scripts/demo.sh
 
 ## demo-stop: stop everything the demo started and remove its state
 demo-stop:

@@ -5,6 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/demo-lib.sh"
 agents="${AGENTS:-1}"
+fake_gpus="${FAKE_GPUS:-}"
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "make demo: the agent runs instances with runc, cgroups and network namespaces and needs root; run it as root (sudo make demo)" >&2
@@ -26,8 +27,32 @@ if [[ ! -f $demo/coordinator.json ]]; then
 JSON
 fi
 
+# FAKE_GPUS=2xH100-80GB: the agents load native/fake-nvml's libnvidia-ml.so.1 with that machine profile;
+# bin/fake-nvml injects XIDs, lost GPUs and GPU processes (agent 1's state in .demo/fake-nvml, agent N's in .demo/fake-nvml-N).
+gpu_config() {
+  local i="$1" state="$demo/fake-nvml"
+  [[ $i -gt 1 ]] && state="$demo/fake-nvml-$i"
+  [[ -n $fake_gpus ]] || { echo "{}"; return; }
+  cat <<JSON
+{
+      "NvmlLibrary": "$root/native/fake-nvml/build/libnvidia-ml.so.1",
+      "FakeProfile": "$fake_gpus",
+      "FakeState": "$state",
+      "MpsControl": "$root/native/fake-nvml/build/fake-mps-control",
+      "XidHoldSeconds": 5
+    }
+JSON
+}
+
 for ((i = 1; i <= agents; i++)); do
-  [[ -f $demo/agent-$i.json ]] && continue
+  if running "agent-$i" eas-agent; then
+    # Its config is in use; a different FAKE_GPUS needs make demo-stop first.
+    if [[ -n $fake_gpus ]] && ! grep -q "\"FakeProfile\": \"$fake_gpus\"" "$demo/agent-$i.json"; then
+      echo "eas-agent demo-node-$i is running without FAKE_GPUS=$fake_gpus; run make demo-stop first" >&2
+      exit 1
+    fi
+    continue
+  fi
   cat > "$demo/agent-$i.json" <<JSON
 {
   "Agent": {
@@ -36,11 +61,17 @@ for ((i = 1; i <= agents; i++)); do
     "Address": "127.0.0.1",
     "StateDir": "$demo/agent-$i",
     "Bridge": "easdemo$i",
-    "Subnet": "10.233.$i.0/24"
+    "Subnet": "10.233.$i.0/24",
+    "Gpu": $(gpu_config "$i")
   }
 }
 JSON
 done
+if [[ -n $fake_gpus ]]; then
+  echo "$fake_gpus" >"$demo/fake-gpus"
+else
+  rm -f "$demo/fake-gpus"
+fi
 
 if running coordinator eas-coordinator; then
   echo "eas-coordinator is running (pid $(cat "$demo/coordinator.pid"))"
@@ -96,3 +127,13 @@ The quick start is up. Call it:
 
 More: bin/easctl desc flask_demo | bin/easctl logs flask_demo | bin/easctl scale flask_demo 3 | make demo-stop
 TEXT
+if [[ -n $fake_gpus ]]; then
+  cat <<TEXT
+
+Fake GPUs ($fake_gpus): bin/easctl nodes shows them. Try examples/gpu/ (docs/gpus.md):
+
+  bin/easctl create -f examples/gpu/whole.json --wait      # gpu: 1, 2 instances
+  bin/fake-nvml xid --gpu 0 --code 79                      # GPU 0 falls off the bus; its work moves
+  bin/fake-nvml clear --gpu 0                              # and it comes back
+TEXT
+fi

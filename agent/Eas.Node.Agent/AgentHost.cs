@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Eas.Node.Agent.Coordinator;
 using Eas.Node.Agent.Fingerprint;
+using Eas.Node.Agent.Gpus;
 using Eas.Node.Agent.Health;
 using Eas.Node.Agent.Instances;
 using Eas.Node.Agent.Network;
@@ -180,12 +181,18 @@ public static class AgentHost
         services.AddSingleton<NetworkHook>();
         services.AddSingleton<ContainerHook>();
         services.AddSingleton<TcpReadinessHook>();
+        services.AddSingleton<GpuMonitor>();
+        services.AddSingleton<MpsDaemons>();
+        services.AddSingleton<GpuHook>();
         services.AddSingleton<InstanceHooks>();
         services.AddSingleton<StatusHub>();
         services.AddSingleton<InstanceSupervisor>();
         services.AddSingleton<AgentCleanup>();
         if (!cleanup)
         {
+            services.AddHostedService(sp => sp.GetRequiredService<GpuMonitor>());
+            services.AddSingleton<GpuWatchdog>();
+            services.AddHostedService(sp => sp.GetRequiredService<GpuWatchdog>());
             services.AddSingleton<CoordinatorClient>();
             services.AddHostedService(sp => sp.GetRequiredService<CoordinatorClient>());
         }

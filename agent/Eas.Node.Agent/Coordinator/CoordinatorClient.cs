@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Eas.Node.Agent.Fingerprint;
+using Eas.Node.Agent.Gpus;
 using Eas.Node.Agent.Instances;
 using Eas.Node.Agent.Options;
 using Eas.Node.Contracts.V1;
@@ -20,6 +21,8 @@ namespace Eas.Node.Agent.Coordinator;
 public sealed class CoordinatorClient(
     IOptions<AgentOptions> options,
     InstanceSupervisor supervisor,
+    GpuMonitor gpus,
+    GpuWatchdog watchdog,
     TimeProvider time,
     ILogger<CoordinatorClient> logger) : BackgroundService
 {
@@ -106,6 +109,7 @@ public sealed class CoordinatorClient(
             AgentVersion = AgentVersion,
             AppliedEpoch = epoch,
             AppliedGeneration = generation,
+            Gpus = gpus.Inventory(),
         };
         register.Labels.Add(_options.Labels);
         register.Instances.Add(snapshot);
@@ -121,6 +125,7 @@ public sealed class CoordinatorClient(
         {
             background.Add(WriteLoopAsync(call.RequestStream, outbox.Reader, session.Token));
             background.Add(StatusLoopAsync(outbox.Writer, session.Token));
+            background.Add(GpuReportLoopAsync(outbox.Writer, session.Token));
             await foreach (var message in call.ResponseStream.ReadAllAsync(session.Token))
             {
                 switch (message.BodyCase)
@@ -198,6 +203,34 @@ public sealed class CoordinatorClient(
                 report.Instances.Add(changes);
                 outbox.TryWrite(new AgentMessage { Status = report });
             }
+        }
+    }
+
+    // Health changes go out at once; usage (per GPU and per instance) every Agent:Gpu:ReportSeconds.
+    private async Task GpuReportLoopAsync(ChannelWriter<AgentMessage> outbox, CancellationToken token)
+    {
+        if (gpus.Inventory().Gpus.Count == 0)
+        {
+            return;
+        }
+
+        var interval = TimeSpan.FromSeconds(_options.Gpu.ReportSeconds);
+        while (!token.IsCancellationRequested)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+            wait.CancelAfter(interval);
+            try
+            {
+                await gpus.WaitForChangeAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (!token.IsCancellationRequested)
+            {
+                // The report interval passed without a change: send usage.
+            }
+
+            var report = new GpuReport { Inventory = gpus.Inventory() };
+            report.Instances.AddRange(watchdog.InstanceUsage);
+            outbox.TryWrite(new AgentMessage { Gpus = report });
         }
     }
 

@@ -21,6 +21,7 @@ public sealed class AgentCleanup(
     ConmonRuncDriver driver,
     NetworkNamespaces namespaces,
     CgroupLayout cgroups,
+    Gpus.MpsDaemons mps,
     ILogger<AgentCleanup> logger)
 {
     /// <summary>Removes everything; returns how many instances were removed.</summary>
@@ -65,6 +66,7 @@ public sealed class AgentCleanup(
             CleanupLog.Removed(logger, id);
         }
 
+        await mps.RetainOnlyAsync(new HashSet<string>(), cancellationToken);
         cgroups.RemoveEmptyParents();
         await namespaces.DeleteBridgeAsync(options.Value.Bridge, cancellationToken);
         foreach (var dir in new[] { paths.Cni, paths.Exits, paths.Sockets, paths.RuncRoot })

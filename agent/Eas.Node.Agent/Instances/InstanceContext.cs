@@ -36,6 +36,12 @@ public sealed class InstanceContext(InstanceRecord record, AgentPaths paths)
     /// <summary>Mounts the storage hook resolved, in OCI form; the bundle hook writes them.</summary>
     public List<Runtime.OciMount> Mounts { get; } = [];
 
+    /// <summary>The GPU device nodes the GPU hook resolved; the bundle hook writes them.</summary>
+    public List<Runtime.OciDevice> Devices { get; } = [];
+
+    /// <summary>What the GPU hook adds to the environment (CUDA_VISIBLE_DEVICES, MPS limits); it wins over the spec's env.</summary>
+    public Dictionary<string, string> PlatformEnvironment { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The running container, once started or re-attached.</summary>
     public ContainerProcess? Process { get; set; }
 

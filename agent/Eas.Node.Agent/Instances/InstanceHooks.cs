@@ -1,3 +1,4 @@
+using Eas.Node.Agent.Gpus;
 using Eas.Node.Agent.Health;
 using Eas.Node.Agent.Network;
 using Eas.Node.Agent.Prepare;
@@ -10,16 +11,16 @@ namespace Eas.Node.Agent.Instances;
 public sealed class InstanceHooks
 {
     /// <summary>Wires the agent's hooks.</summary>
-    public InstanceHooks(VenvHook venv, StorageHook storage, NetworkHook network, ContainerHook container, TcpReadinessHook readiness)
+    public InstanceHooks(VenvHook venv, StorageHook storage, NetworkHook network, GpuHook gpu, ContainerHook container, TcpReadinessHook readiness)
     {
-        Prestart = [venv, storage, network, container];
+        Prestart = [venv, storage, network, gpu, container];
         Poststart = [readiness];
         Prekill = [container];
         Exited = [container];
         Stop = Prestart.Reverse().OfType<IStopHook>().ToArray();
     }
 
-    /// <summary>venv → storage → network → bundle.</summary>
+    /// <summary>venv → storage → network → GPUs → bundle.</summary>
     public IReadOnlyList<IPrestartHook> Prestart { get; }
 
     /// <summary>readiness.</summary>

@@ -45,6 +45,7 @@ public sealed class InstanceRunner : IDisposable
     private string _reason = "";
     private string _publishedReason = "";
     private int _lastExitCode = -1;
+    private string? _evictReason;
 
     /// <summary>Creates a runner for a record (nothing runs until <see cref="Start"/>).</summary>
     public InstanceRunner(InstanceRecord record, AgentPaths paths, InstanceHooks hooks, ConmonRuncDriver driver, StatusHub hub, StateStore store, TimeProvider time, ILogger logger)
@@ -93,6 +94,19 @@ public sealed class InstanceRunner : IDisposable
             }
 
             _context.Assignment.RestartNonce = nonce;
+            _restart.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Restarts the instance in place because the agent must (e.g. it used more GPU memory than its slice):
+    /// the restart counts, and <paramref name="reason"/> is the reason the coordinator records and shows.
+    /// </summary>
+    public void Evict(string reason)
+    {
+        lock (_gate)
+        {
+            _evictReason = reason;
             _restart.TrySetResult();
         }
     }
@@ -269,8 +283,18 @@ public sealed class InstanceRunner : IDisposable
             TimeSpan delay;
             if (finished == restart)
             {
-                exit = await KillAsync(exitTask, token);
-                _reason = "restarted on request";
+                string? evicted;
+                lock (_gate)
+                {
+                    evicted = _evictReason;
+                    _evictReason = null;
+                }
+
+                // An eviction does not wait out the grace period: the instance is taking what others need.
+                exit = await KillAsync(exitTask, token, evicted is null ? null : TimeSpan.Zero);
+                _reason = evicted ?? "restarted on request";
+
+                InstanceLog.Exited(_logger, InstanceId, _reason, TimeSpan.Zero);
                 delay = TimeSpan.Zero;
             }
             else
@@ -300,14 +324,14 @@ public sealed class InstanceRunner : IDisposable
     }
 
     // Graceful kill: prekill hooks (SIGTERM when enabled), the grace period (ending early on exit), then SIGKILL.
-    private async Task<ExitStatus> KillAsync(Task<ExitStatus> exitTask, CancellationToken token)
+    private async Task<ExitStatus> KillAsync(Task<ExitStatus> exitTask, CancellationToken token, TimeSpan? graceOverride = null)
     {
         foreach (var hook in _hooks.Prekill)
         {
             await hook.PrekillAsync(_context, token);
         }
 
-        var grace = TimeSpan.FromSeconds(Math.Max(0, _context.Assignment.Spec?.TerminationGraceSeconds ?? 0));
+        var grace = graceOverride ?? TimeSpan.FromSeconds(Math.Max(0, _context.Assignment.Spec?.TerminationGraceSeconds ?? 0));
         if (await Task.WhenAny(exitTask, Task.Delay(grace, _time, token)) == exitTask)
         {
             return await exitTask;

@@ -154,6 +154,15 @@ public sealed class InstanceSupervisor(
         }
     }
 
+    /// <summary>The runners of every instance on this node, at this moment.</summary>
+    public IReadOnlyList<InstanceRunner> Runners()
+    {
+        lock (_gate)
+        {
+            return [.. _runners.Values];
+        }
+    }
+
     /// <summary>The runner of an instance, for tests.</summary>
     internal InstanceRunner? Find(string instanceId)
     {

@@ -59,12 +59,15 @@ public sealed class AgentOptions
     /// </summary>
     public bool OutboundNetwork { get; set; }
 
+    /// <summary>GPU discovery, health, sharing (MPS) and the GPU memory watchdog.</summary>
+    public GpuOptions Gpu { get; set; } = new();
+
     /// <summary>The keys of the section, in the order the error messages list them.</summary>
     internal static readonly string[] Keys =
     [
         nameof(NodeName), nameof(Coordinator), nameof(Address), nameof(StateDir), nameof(Runc), nameof(Conmon),
         nameof(CniPluginDir), nameof(Bridge), nameof(Subnet), nameof(Python), nameof(PipArgs), nameof(CpuMillis),
-        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds), nameof(OutboundNetwork),
+        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds), nameof(OutboundNetwork), nameof(Gpu),
     ];
 
     /// <summary><see cref="PipArgs"/> split into arguments.</summary>

@@ -65,6 +65,34 @@ internal sealed partial class AgentOptionsValidator(ConfigSource source) : IVali
             Fail(nameof(options.HeartbeatSeconds), $"{options.HeartbeatSeconds} is out of range; use 1 to 60 seconds");
         }
 
+        var gpu = options.Gpu;
+        foreach (var (key, value, min, max) in new[]
+        {
+            (nameof(gpu.PollSeconds), gpu.PollSeconds, 1, 60), (nameof(gpu.ReportSeconds), gpu.ReportSeconds, 1, 300),
+            (nameof(gpu.XidHoldSeconds), gpu.XidHoldSeconds, 0, 86_400), (nameof(gpu.WatchdogGraceSeconds), gpu.WatchdogGraceSeconds, 0, 3_600),
+        })
+        {
+            if (value < min || value > max)
+            {
+                Fail($"Gpu:{key}", $"{value} is out of range; use {min} to {max} seconds");
+            }
+        }
+
+        if (gpu.IgnoredXidSet() is null)
+        {
+            Fail("Gpu:IgnoredXids", $"'{gpu.IgnoredXids}' is not a comma-separated list of XID numbers; write it like 13,31,43");
+        }
+
+        if (gpu.NvmlLibrary.Length == 0)
+        {
+            Fail("Gpu:NvmlLibrary", "must not be empty; use libnvidia-ml.so.1 (a node without the library simply has no GPUs)");
+        }
+
+        if (!Path.IsPathFullyQualified(gpu.MpsControl))
+        {
+            Fail("Gpu:MpsControl", $"'{gpu.MpsControl}' is not an absolute path; write it like /usr/bin/nvidia-cuda-mps-control");
+        }
+
         foreach (var key in options.Labels.Keys.Where(k => k.Length == 0 || k.Length > 63))
         {
             Fail($"{nameof(options.Labels)}:{key}", "a label key must be 1-63 characters");

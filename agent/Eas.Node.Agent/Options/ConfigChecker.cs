@@ -43,6 +43,12 @@ internal static class ConfigChecker
             }
 
             var isObject = child.GetChildren().Any();
+            if (key == nameof(AgentOptions.Gpu))
+            {
+                CheckGpu(child, file, source, errors);
+                continue;
+            }
+
             if (key == nameof(AgentOptions.Labels))
             {
                 if (!isObject && !string.IsNullOrEmpty(child.Value))
@@ -76,6 +82,34 @@ internal static class ConfigChecker
         }
 
         return errors;
+    }
+
+    private static void CheckGpu(IConfigurationSection section, IConfiguration? file, ConfigSource source, List<string> errors)
+    {
+        if (!section.GetChildren().Any() && !string.IsNullOrEmpty(section.Value))
+        {
+            errors.Add($"{WhereFrom(file, section.Path, source)}: {section.Path}: must be an object, like {{\"NvmlLibrary\": \"libnvidia-ml.so.1\"}}");
+            return;
+        }
+
+        var known = string.Join(", ", GpuOptions.Keys);
+        foreach (var child in section.GetChildren())
+        {
+            var where = WhereFrom(file, child.Path, source);
+            var key = GpuOptions.Keys.FirstOrDefault(k => string.Equals(k, child.Key, StringComparison.OrdinalIgnoreCase));
+            if (key is null)
+            {
+                errors.Add($"{where}: {child.Path}: unknown key; known keys are {known}");
+            }
+            else if (child.GetChildren().Any())
+            {
+                errors.Add($"{where}: {child.Path}: must be a single value, not an object or array");
+            }
+            else if (GpuOptions.IntegerKeys.Contains(key) && !long.TryParse(child.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+            {
+                errors.Add($"{where}: {child.Path}: '{child.Value}' is not a whole number; write a number without quotes or units");
+            }
+        }
     }
 
     private static string WhereFrom(IConfiguration? file, string path, ConfigSource source)

@@ -74,7 +74,7 @@ public static class OciBundleWriter
         File.SetUnixFileMode(tmp, (UnixFileMode)Convert.ToInt32("1777", 8));
 
         var mounts = context.Mounts.Concat(NameResolutionFiles(context, outboundNetwork)).ToList();
-        var config = Build(context.Assignment, mounts, context.Record.VenvDir, tmp, HostDirectories.Where(IsRealDirectory));
+        var config = Build(context.Assignment, mounts, context.Record.VenvDir, tmp, HostDirectories.Where(IsRealDirectory), context.Devices, context.PlatformEnvironment);
         var json = config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         var path = Path.Combine(context.BundleDir, "config.json");
         File.WriteAllText(path + ".tmp", json);
@@ -107,8 +107,18 @@ public static class OciBundleWriter
     /// <param name="venvDir">The virtual environment to mount and put first on PATH, or "".</param>
     /// <param name="tmpDir">The host directory that becomes the private /tmp.</param>
     /// <param name="hostDirectories">The host directories bound read-only into the root.</param>
-    public static JsonObject Build(InstanceAssignment assignment, IEnumerable<OciMount> storage, string venvDir, string tmpDir, IEnumerable<string> hostDirectories)
+    /// <param name="devices">Character devices (GPUs) to create and allow; nothing else is allowed.</param>
+    /// <param name="platformEnvironment">Variables the platform sets last (GPU visibility and limits).</param>
+    public static JsonObject Build(
+        InstanceAssignment assignment,
+        IEnumerable<OciMount> storage,
+        string venvDir,
+        string tmpDir,
+        IEnumerable<string> hostDirectories,
+        IReadOnlyList<OciDevice>? devices = null,
+        IReadOnlyDictionary<string, string>? platformEnvironment = null)
     {
+        devices ??= [];
         var spec = assignment.Spec ?? new InstanceSpec();
         var instanceId = assignment.InstanceId;
 
@@ -131,7 +141,7 @@ public static class OciBundleWriter
 
         var resources = new JsonObject
         {
-            ["devices"] = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" }),
+            ["devices"] = new JsonArray([new JsonObject { ["allow"] = false, ["access"] = "rwm" }, .. devices.Select(d => d.ToCgroupRule())]),
             ["pids"] = new JsonObject { ["limit"] = PidsLimit },
         };
         if (spec.MemoryMib > 0)
@@ -153,7 +163,7 @@ public static class OciBundleWriter
                 ["terminal"] = false,
                 ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
                 ["args"] = Strings(Arguments(spec)),
-                ["env"] = Strings(Environment(assignment, venvDir).Select(kv => kv.Key + "=" + kv.Value)),
+                ["env"] = Strings(Environment(assignment, venvDir, platformEnvironment).Select(kv => kv.Key + "=" + kv.Value)),
                 ["cwd"] = "/",
                 ["capabilities"] = new JsonObject
                 {
@@ -169,6 +179,7 @@ public static class OciBundleWriter
             ["linux"] = new JsonObject
             {
                 ["cgroupsPath"] = Naming.CgroupsPath(instanceId),
+                ["devices"] = new JsonArray([.. devices.Select(d => d.ToJson())]),
                 ["resources"] = resources,
                 ["namespaces"] = new JsonArray(
                     new JsonObject { ["type"] = "pid" },
@@ -199,8 +210,11 @@ public static class OciBundleWriter
         throw new InstanceFailedException("the instance has neither a script nor a command; set containers[0].script or containers[0].command");
     }
 
-    /// <summary>The environment: defaults, then the spec's env, then what the platform sets (PORT, EAS_*, venv).</summary>
-    public static IReadOnlyList<KeyValuePair<string, string>> Environment(InstanceAssignment assignment, string venvDir)
+    /// <summary>The environment: defaults, then the spec's env, then what the platform sets (PORT, EAS_*, venv, GPUs).</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> Environment(
+        InstanceAssignment assignment,
+        string venvDir,
+        IReadOnlyDictionary<string, string>? platformEnvironment = null)
     {
         var spec = assignment.Spec ?? new InstanceSpec();
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -221,6 +235,11 @@ public static class OciBundleWriter
         {
             env["VIRTUAL_ENV"] = venvDir;
             env["PATH"] = Path.Combine(venvDir, "bin") + ":" + env["PATH"];
+        }
+
+        foreach (var (key, value) in platformEnvironment ?? new Dictionary<string, string>())
+        {
+            env[key] = value;
         }
 
         return env.ToList();

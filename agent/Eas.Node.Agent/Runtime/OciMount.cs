@@ -39,3 +39,32 @@ public sealed record OciMount(string Destination, string Type, string Source, IR
         ["options"] = new JsonArray(Options.Select(o => (JsonNode?)JsonValue.Create(o)).ToArray()),
     };
 }
+
+/// <summary>A character device the container gets (<c>linux.devices</c>) and may use (<c>linux.resources.devices</c>).</summary>
+/// <param name="Path">The path inside the container.</param>
+/// <param name="Major">The device major.</param>
+/// <param name="Minor">The device minor.</param>
+public sealed record OciDevice(string Path, long Major, long Minor)
+{
+    /// <summary>The <c>linux.devices</c> entry: runc creates the node inside the container.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["path"] = Path,
+        ["type"] = "c",
+        ["major"] = Major,
+        ["minor"] = Minor,
+        ["fileMode"] = 438,
+        ["uid"] = 0,
+        ["gid"] = 0,
+    };
+
+    /// <summary>The <c>linux.resources.devices</c> rule that allows it in the device cgroup.</summary>
+    public JsonObject ToCgroupRule() => new()
+    {
+        ["allow"] = true,
+        ["type"] = "c",
+        ["major"] = Major,
+        ["minor"] = Minor,
+        ["access"] = "rwm",
+    };
+}

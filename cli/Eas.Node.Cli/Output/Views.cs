@@ -60,6 +60,59 @@ internal static class Views
         ["version"] = i.ServiceVersion,
         ["created_at"] = Time(i.CreatedAt),
         ["changed_at"] = Time(i.ChangedAt),
+        ["gpus"] = i.Gpu is null ? new JsonArray() : new JsonArray([.. (i.Gpu.Kind == "mig" ? [i.Gpu.MigUuid] : i.Gpu.GpuUuids).Select(u => (JsonNode?)JsonValue.Create(u))]),
+        ["slice"] = i.Gpu is null ? null : AllocationJson(i.Gpu),
+        ["gpu_usage"] = i.GpuUsage is null ? null : new JsonObject
+        {
+            ["memory_used_mib"] = i.GpuUsage.MemoryUsedMib,
+            ["utilization_percent"] = i.GpuUsage.UtilizationPercent,
+        },
+    };
+
+    public static JsonObject AllocationJson(GpuAllocation a) => new()
+    {
+        ["kind"] = a.Kind,
+        ["gpu_uuids"] = new JsonArray([.. a.GpuUuids.Select(u => (JsonNode?)JsonValue.Create(u))]),
+        ["mig_uuid"] = a.MigUuid.Length > 0 ? a.MigUuid : null,
+        ["memory_mib"] = a.MemoryMib,
+        ["core_percentage"] = a.CorePercentage,
+    };
+
+    public static JsonObject GpuJson(NodeGpu g) => new()
+    {
+        ["index"] = g.Gpu.Index,
+        ["uuid"] = g.Gpu.Uuid,
+        ["model"] = g.Gpu.Model,
+        ["memory_mib"] = g.Gpu.MemoryMib,
+        ["compute_capability"] = g.Gpu.ComputeCapability,
+        ["healthy"] = g.Gpu.Healthy,
+        ["health_reason"] = g.Gpu.HealthReason,
+        ["mig_enabled"] = g.Gpu.MigEnabled,
+        ["mig_devices"] = new JsonArray([.. g.Gpu.MigDevices.Select(m => (JsonNode?)new JsonObject
+        {
+            ["uuid"] = m.Uuid,
+            ["profile"] = m.Profile,
+            ["memory_mib"] = m.MemoryMib,
+            ["slice_count"] = m.SliceCount,
+        })]),
+        ["usage"] = new JsonObject
+        {
+            ["utilization_percent"] = g.Gpu.Usage?.UtilizationPercent ?? 0,
+            ["memory_used_mib"] = g.Gpu.Usage?.MemoryUsedMib ?? 0,
+            ["temperature_celsius"] = g.Gpu.Usage?.TemperatureCelsius ?? 0,
+            ["power_milliwatts"] = g.Gpu.Usage?.PowerMilliwatts ?? 0,
+        },
+        ["allocated_memory_mib"] = g.Allocations.Sum(a => a.Allocation.MemoryMib),
+        ["allocated_core_percentage"] = g.Allocations.Sum(a => a.Allocation.CorePercentage),
+        ["instances"] = new JsonArray([.. g.Allocations.Select(a => (JsonNode?)new JsonObject
+        {
+            ["id"] = a.InstanceId,
+            ["service"] = a.Service,
+            ["kind"] = a.Allocation.Kind,
+            ["mig_uuid"] = a.Allocation.MigUuid.Length > 0 ? a.Allocation.MigUuid : null,
+            ["memory_mib"] = a.Allocation.MemoryMib,
+            ["core_percentage"] = a.Allocation.CorePercentage,
+        })]),
     };
 
     public static JsonObject NodeJson(NodeInfo n) => new()
@@ -75,6 +128,10 @@ internal static class Views
         ["labels"] = new JsonObject([.. n.Labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)JsonValue.Create(l.Value)))]),
         ["last_heartbeat"] = Time(n.LastHeartbeat),
         ["agent_version"] = n.AgentVersion,
+        ["gpu_driver_version"] = n.GpuDriverVersion,
+        ["cuda_version"] = n.CudaVersion,
+        ["gpu_unavailable_reason"] = n.GpuUnavailableReason.Length > 0 ? n.GpuUnavailableReason : null,
+        ["gpus"] = new JsonArray([.. n.Gpus.Select(g => (JsonNode?)GpuJson(g))]),
     };
 
     public static void WriteService(ServiceInfo s)
@@ -106,7 +163,7 @@ internal static class Views
     public static Table InstanceTable(IEnumerable<InstanceInfo> instances)
     {
         var table = new Table().Border(TableBorder.Simple)
-            .AddColumns("INSTANCE", "NODE", "STATE", "IP", "RESTARTS", "VERSION", "REASON");
+            .AddColumns("INSTANCE", "NODE", "STATE", "IP", "GPU", "RESTARTS", "VERSION", "REASON");
         foreach (var i in instances)
         {
             table.AddRow(
@@ -114,6 +171,7 @@ internal static class Views
                 Markup.Escape(i.Node),
                 Colored(StateName(i.State)),
                 Markup.Escape(i.Ip.Length > 0 ? $"{i.Ip}:{i.Port}" : "-"),
+                Markup.Escape(GpuCell(i)),
                 i.Restarts.ToString(CultureInfo.InvariantCulture),
                 i.ServiceVersion.ToString(CultureInfo.InvariantCulture),
                 Markup.Escape(i.Reason));
@@ -155,6 +213,45 @@ internal static class Views
         }
 
         AnsiConsole.Write(table);
+        WriteGpus(nodes);
+    }
+
+    /// <summary>One row per GPU: health, usage and what is placed on it.</summary>
+    public static void WriteGpus(IEnumerable<NodeInfo> nodes)
+    {
+        var withGpus = nodes.Where(n => n.Gpus.Count > 0).ToList();
+        if (withGpus.Count == 0)
+        {
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Simple)
+            .AddColumns("NODE", "GPU", "MODEL", "UUID", "HEALTH", "UTIL", "MEMORY MiB (used/total)", "ALLOCATED", "INSTANCES");
+        foreach (var n in withGpus)
+        {
+            foreach (var g in n.Gpus)
+            {
+                var gpu = g.Gpu;
+                var health = gpu.Healthy ? "[green]healthy[/]" : $"[red]unhealthy[/] {Markup.Escape(gpu.HealthReason)}";
+                var allocated = g.Allocations.Count == 0
+                    ? "-"
+                    : g.Allocations.All(a => a.Allocation.Kind == "whole")
+                        ? "whole"
+                        : $"{g.Allocations.Sum(a => a.Allocation.MemoryMib)} MiB, {g.Allocations.Sum(a => a.Allocation.CorePercentage)}%";
+                table.AddRow(
+                    Markup.Escape(n.Name),
+                    gpu.Index.ToString(CultureInfo.InvariantCulture) + (gpu.MigEnabled ? " (MIG)" : ""),
+                    Markup.Escape(gpu.Model),
+                    Markup.Escape(gpu.Uuid),
+                    health,
+                    $"{gpu.Usage?.UtilizationPercent ?? 0}%",
+                    $"{gpu.Usage?.MemoryUsedMib ?? 0}/{gpu.MemoryMib}",
+                    Markup.Escape(allocated),
+                    Markup.Escape(string.Join(", ", g.Allocations.Select(a => a.InstanceId))));
+            }
+        }
+
+        AnsiConsole.Write(table);
     }
 
     public static string EventLine(Event e)
@@ -163,6 +260,17 @@ internal static class Views
         var where = string.IsNullOrEmpty(e.Node) ? "" : $" [{e.Node}]";
         return $"{Time(e.Time)}  {e.Type,-10} {who}{where}  {e.Message}";
     }
+
+    private static string GpuCell(InstanceInfo i) => i.Gpu switch
+    {
+        null => "-",
+        { Kind: "whole" } => string.Join(",", i.Gpu.GpuUuids.Select(Short)),
+        { Kind: "mig" } => $"{Short(i.Gpu.MigUuid)} {i.Gpu.MemoryMib} MiB",
+        _ => $"{Short(i.Gpu.GpuUuids[0])} {i.Gpu.MemoryMib} MiB {i.Gpu.CorePercentage}%",
+    };
+
+    // "GPU-8f0c2c1e-…" is enough to tell GPUs apart in a table; -o json has the full UUIDs.
+    private static string Short(string uuid) => uuid.Length > 12 ? uuid[..12] + "…" : uuid;
 
     private static string? Time(Timestamp? t) =>
         t is null ? null : t.ToDateTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);

@@ -1,4 +1,5 @@
 using Eas.Node.Contracts.V1;
+using Eas.Node.Coordinator.Gpus;
 using Eas.Node.Coordinator.Store;
 using Google.Protobuf.WellKnownTypes;
 
@@ -51,7 +52,13 @@ public static class ServiceViews
     }
 
     /// <summary>The ServiceInfo message.</summary>
-    public static ServiceInfo Info(ServiceRecord service, ServiceVersionRecord? version, string specJson, IReadOnlyList<InstanceRecord> instances, string publicEndpoint)
+    public static ServiceInfo Info(
+        ServiceRecord service,
+        ServiceVersionRecord? version,
+        string specJson,
+        IReadOnlyList<InstanceRecord> instances,
+        string publicEndpoint,
+        Func<InstanceRecord, InstanceGpuUsage?>? gpuUsage = null)
     {
         var info = new ServiceInfo
         {
@@ -71,7 +78,7 @@ public static class ServiceViews
             UpdatedAt = Timestamp.FromDateTimeOffset(service.UpdatedAt),
             Message = Message(service, instances),
         };
-        info.Instances.AddRange(instances.Select(Instance));
+        info.Instances.AddRange(instances.Select(i => Instance(i, gpuUsage?.Invoke(i))));
         if (version is not null)
         {
             info.Warnings.AddRange(version.Warnings);
@@ -80,8 +87,11 @@ public static class ServiceViews
         return info;
     }
 
-    /// <summary>The InstanceInfo message.</summary>
-    public static InstanceInfo Instance(InstanceRecord instance) => new()
+    /// <summary>The InstanceInfo message, with what the instance uses of its GPUs when that is known.</summary>
+    public static InstanceInfo Instance(InstanceRecord instance) => Instance(instance, null);
+
+    /// <inheritdoc cref="Instance(InstanceRecord)"/>
+    public static InstanceInfo Instance(InstanceRecord instance, InstanceGpuUsage? gpuUsage) => new()
     {
         Id = instance.Id,
         Service = instance.Service,
@@ -94,7 +104,29 @@ public static class ServiceViews
         Restarts = instance.Restarts,
         CreatedAt = Timestamp.FromDateTimeOffset(instance.CreatedAt),
         ChangedAt = Timestamp.FromDateTimeOffset(instance.ChangedAt),
+        Gpu = instance.Gpu is null ? null : GpuMapping.ToMessage(instance.Gpu),
+        GpuUsage = instance.Gpu is null ? null : gpuUsage,
     };
+
+    /// <summary>The NodeInfo message's GPU part: each GPU with its latest usage and the instances placed on it.</summary>
+    public static void AddGpus(NodeInfo info, NodeRecord node, IEnumerable<InstanceRecord> instances, GpuReport? latest)
+    {
+        info.GpuDriverVersion = node.GpuDriverVersion;
+        info.CudaVersion = node.CudaVersion;
+        info.GpuUnavailableReason = node.GpuUnavailableReason;
+        var onNode = instances.Where(i => i.Gpu is not null).ToList();
+        foreach (var gpu in node.Gpus.OrderBy(g => g.Index))
+        {
+            var usage = latest?.Inventory?.Gpus.FirstOrDefault(g => g.Uuid == gpu.Uuid)?.Usage;
+            var view = new NodeGpu { Gpu = GpuMapping.ToMessage(gpu, usage) };
+            foreach (var instance in onNode.Where(i => i.Gpu!.GpuUuids.Contains(gpu.Uuid)).OrderBy(i => i.Id, StringComparer.Ordinal))
+            {
+                view.Allocations.Add(new GpuAllocationView { InstanceId = instance.Id, Service = instance.Service, Allocation = GpuMapping.ToMessage(instance.Gpu!) });
+            }
+
+            info.Gpus.Add(view);
+        }
+    }
 
     /// <summary>The Event message.</summary>
     public static Event Event(EventRecord record) => new()

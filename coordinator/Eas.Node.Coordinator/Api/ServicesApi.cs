@@ -39,6 +39,7 @@ public sealed class ServicesApi(
     {
         var spec = Parse(request.SpecJson, out var warnings);
         var ct = context.CancellationToken;
+        await RequireGpusExistAsync(spec, ct);
         var now = time.GetUtcNow();
         var service = new ServiceRecord
         {
@@ -97,6 +98,7 @@ public sealed class ServicesApi(
             }
 
             var spec = Parse(merged, out var warnings);
+            await RequireGpusExistAsync(spec, ct);
             if (spec.Name != service.Name)
             {
                 throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument,
@@ -202,7 +204,7 @@ public sealed class ServicesApi(
         var ct = context.CancellationToken;
         await GetServiceAsync(request.Name, ct);
         var response = new ListInstancesResponse();
-        response.Instances.AddRange((await store.ListInstancesAsync(request.Name, ct)).Select(ServiceViews.Instance));
+        response.Instances.AddRange((await store.ListInstancesAsync(request.Name, ct)).Select(i => ServiceViews.Instance(i, hub.GpuUsageOf(i))));
         return response;
     }
 
@@ -246,7 +248,7 @@ public sealed class ServicesApi(
 
         trigger.Signal();
         var response = new ListInstancesResponse();
-        response.Instances.AddRange((await store.ListInstancesAsync(request.Service, ct)).Select(ServiceViews.Instance));
+        response.Instances.AddRange((await store.ListInstancesAsync(request.Service, ct)).Select(i => ServiceViews.Instance(i, hub.GpuUsageOf(i))));
         return response;
     }
 
@@ -282,6 +284,8 @@ public sealed class ServicesApi(
             {
                 info.Labels[key] = value;
             }
+
+            ServiceViews.AddGpus(info, node, instances[node.Name], hub.LatestGpuReport(node.Name));
             response.Nodes.Add(info);
         }
 
@@ -368,6 +372,49 @@ public sealed class ServicesApi(
         return response;
     }
 
+    /// <summary>
+    /// Refuses GPU work no node could ever run: a slice larger than every GPU (or MIG device) in the cluster,
+    /// or more whole GPUs than any node has. A cluster without any GPU yet refuses nothing (agents may
+    /// still be starting); such instances stay Pending and say why.
+    /// </summary>
+    private async Task RequireGpusExistAsync(ServiceSpec spec, CancellationToken ct)
+    {
+        if (!spec.UsesGpu)
+        {
+            return;
+        }
+
+        var nodes = (await store.ListNodesAsync(ct)).Where(n => n.Gpus.Count > 0).ToList();
+        if (nodes.Count == 0)
+        {
+            return;
+        }
+
+        if (spec.Gpu > 0)
+        {
+            var most = nodes.MaxBy(n => n.Gpus.Count(g => !g.MigEnabled))!;
+            var count = most.Gpus.Count(g => !g.MigEnabled);
+            if (spec.Gpu > count)
+            {
+                throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument,
+                    $"metadata.gpu: {spec.Gpu} GPUs per instance, but the node with the most has {count} (node {most.Name}); ask for at most {count}, or add a larger node"));
+            }
+
+            return;
+        }
+
+        var largest = nodes
+            .SelectMany(n => n.Gpus.SelectMany(g => g.MigEnabled
+                ? g.MigDevices.Select(m => (Node: n.Name, What: $"MIG device {m.Profile} of {g.Model}", m.MemoryMib))
+                : [(Node: n.Name, What: g.Model, g.MemoryMib)]))
+            .MaxBy(x => x.MemoryMib);
+        if (spec.GpuMemoryMib > largest.MemoryMib)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument,
+                $"metadata.gpu_memory: {spec.GpuMemoryGb} GB is more than the largest GPU in the cluster has ({largest.MemoryMib / 1024} GB, {largest.What} on node {largest.Node}); ask for at most {largest.MemoryMib / 1024} GB, or use metadata.gpu for whole GPUs"));
+        }
+    }
+
     private ServiceSpec Parse(string json, out IReadOnlyList<string> warnings)
     {
         var result = SpecParser.Parse(json);
@@ -433,7 +480,7 @@ public sealed class ServicesApi(
         var version = await store.GetServiceVersionAsync(service.Name, service.Version, ct);
         var spec = await specs.GetAsync(service.Name, service.Version, ct);
         var specJson = spec is null ? "" : SpecWriter.ToJson(spec with { Instance = service.Replicas, Token = service.Token }, includeToken: true);
-        return ServiceViews.Info(service, version, specJson, instances, publicEndpoint.Value);
+        return ServiceViews.Info(service, version, specJson, instances, publicEndpoint.Value, hub.GpuUsageOf);
     }
 
     private static void RequireName(string name)

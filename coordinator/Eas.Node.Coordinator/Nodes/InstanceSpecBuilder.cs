@@ -1,4 +1,6 @@
 using Eas.Node.Contracts.V1;
+using Eas.Node.Coordinator.Gpus;
+using Eas.Node.Coordinator.Store;
 using Eas.Node.Spec;
 
 namespace Eas.Node.Coordinator.Nodes;
@@ -6,8 +8,8 @@ namespace Eas.Node.Coordinator.Nodes;
 /// <summary>Turns a validated service spec into the runtime view an agent needs (<see cref="InstanceSpec"/>).</summary>
 public static class InstanceSpecBuilder
 {
-    /// <summary>The instance spec for one instance of <paramref name="spec"/>.</summary>
-    public static InstanceSpec Build(ServiceSpec spec)
+    /// <summary>The instance spec for one instance of <paramref name="spec"/>, with the GPUs it was placed with.</summary>
+    public static InstanceSpec Build(ServiceSpec spec, GpuAllocationRecord? gpu = null)
     {
         var container = spec.Container;
         var result = new InstanceSpec
@@ -21,6 +23,7 @@ public static class InstanceSpecBuilder
             PythonRequirementsPath = container.PythonRequirementsPath ?? "",
             EnableSigterm = spec.EnableSigterm,
             TerminationGraceSeconds = spec.TerminationGracePeriodSeconds,
+            Gpu = gpu is null ? null : GpuMapping.ToMessage(gpu),
         };
         if (container.Command is { } command)
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Eas.Node.Contracts.V1;
+using Eas.Node.Coordinator.Gpus;
 using Eas.Node.Coordinator.Hosting;
 using Eas.Node.Coordinator.Reconciler;
 using Eas.Node.Coordinator.Store;
@@ -21,6 +22,7 @@ public sealed class NodeHub
     private const int CasAttempts = 20;
 
     private readonly ConcurrentDictionary<string, NodeConnection> _connections = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, GpuReport> _gpuReports = new(StringComparer.Ordinal);
     private readonly ICoordinatorStore _store;
     private readonly SpecCatalog _specs;
     private readonly ReconcileTrigger _trigger;
@@ -41,6 +43,15 @@ public sealed class NodeHub
         _logger = logger;
         _options = options.Value;
     }
+
+    /// <summary>The node's latest GPU report (usage per GPU and per instance), or null before the first one.</summary>
+    public GpuReport? LatestGpuReport(string node) => _gpuReports.GetValueOrDefault(node);
+
+    /// <summary>What the instance uses of its GPUs at its node's latest report, or null when not known.</summary>
+    public InstanceGpuUsage? GpuUsageOf(InstanceRecord instance) =>
+        instance.Node is { } node && _gpuReports.TryGetValue(node, out var report)
+            ? report.Instances.FirstOrDefault(u => u.InstanceId == instance.Id)
+            : null;
 
     /// <summary>True while the node has an open stream to this coordinator.</summary>
     public bool IsConnected(string node) => _connections.ContainsKey(node);
@@ -66,6 +77,11 @@ public sealed class NodeHub
 
         var node = register.NodeName;
         await RecordRegistrationAsync(register, cancellationToken);
+        if (register.Gpus is { } inventory)
+        {
+            _gpuReports[register.NodeName] = new GpuReport { Inventory = inventory };
+        }
+
         NodeHubLog.Registered(_logger, node, register.Address, register.Capacity?.CpuMillis ?? 0, register.Capacity?.MemoryMib ?? 0, register.AgentVersion, register.Instances.Count);
 
         using var connection = new NodeConnection(node, register.AppliedEpoch == Epoch ? register.AppliedGeneration : 0);
@@ -99,6 +115,14 @@ public sealed class NodeHub
                     case AgentMessage.BodyOneofCase.Status:
                         await ApplyReportAsync(node, message.Status.Instances, message.Status.Full, linked.Token);
                         _trigger.Signal();
+                        break;
+                    case AgentMessage.BodyOneofCase.Gpus:
+                        _gpuReports[node] = message.Gpus;
+                        if (await RecordGpuInventoryAsync(node, message.Gpus.Inventory, linked.Token))
+                        {
+                            _trigger.Signal();
+                        }
+
                         break;
                     case AgentMessage.BodyOneofCase.Logs:
                         if (connection.PendingLogs.TryRemove(message.Logs.RequestId, out var pending))
@@ -245,7 +269,7 @@ public sealed class NodeHub
                     InstanceId = instance.Id,
                     Service = instance.Service,
                     ServiceVersion = instance.ServiceVersion,
-                    Spec = InstanceSpecBuilder.Build(spec),
+                    Spec = InstanceSpecBuilder.Build(spec, instance.Gpu),
                     RestartNonce = instance.RestartNonce,
                 });
             }
@@ -275,7 +299,7 @@ public sealed class NodeHub
         for (var attempt = 0; attempt < CasAttempts; attempt++)
         {
             var existing = await _store.GetNodeAsync(register.NodeName, cancellationToken);
-            var record = (existing ?? new NodeRecord { Name = register.NodeName }) with
+            var record = GpuMapping.WithInventory(existing ?? new NodeRecord { Name = register.NodeName }, register.Gpus) with
             {
                 Address = register.Address,
                 CpuMillis = register.Capacity?.CpuMillis ?? 0,
@@ -292,6 +316,35 @@ public sealed class NodeHub
         }
 
         throw new RpcException(new Status(StatusCode.Aborted, $"node {register.NodeName} could not be recorded: the store kept changing; retry"));
+    }
+
+    /// <summary>Stores a changed GPU inventory (health included); true when it changed.</summary>
+    private async Task<bool> RecordGpuInventoryAsync(string node, GpuInventory? inventory, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
+        {
+            var existing = await _store.GetNodeAsync(node, cancellationToken);
+            if (existing is null || GpuMapping.SameInventory(existing, inventory))
+            {
+                return false;
+            }
+
+            if ((await _store.CommitAsync(new StoreTransaction().Put(GpuMapping.WithInventory(existing, inventory)), cancellationToken)).Succeeded)
+            {
+                foreach (var gpu in GpuMapping.ToRecords(inventory))
+                {
+                    var before = existing.Gpus.FirstOrDefault(g => g.Uuid == gpu.Uuid);
+                    if (before is null || before.Healthy != gpu.Healthy)
+                    {
+                        NodeHubLog.GpuHealth(_logger, node, gpu.Index, gpu.Uuid, gpu.Healthy ? "healthy" : "unhealthy", gpu.HealthReason);
+                    }
+                }
+
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task RecordHeartbeatAsync(string node, CancellationToken cancellationToken)

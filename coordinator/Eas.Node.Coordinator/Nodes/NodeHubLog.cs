@@ -28,4 +28,7 @@ internal static partial class NodeHubLog
 
     [LoggerMessage(2008, LogLevel.Error, "Node liveness check failed")]
     public static partial void LivenessFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2009, LogLevel.Warning, "Node {Node} GPU {Index} ({Uuid}) is {Health} {Reason}")]
+    public static partial void GpuHealth(ILogger logger, string node, int index, string uuid, string health, string reason);
 }

@@ -22,4 +22,7 @@ internal static partial class ReconcilerLog
 
     [LoggerMessage(3006, LogLevel.Error, "Reconcile pass failed; retrying on the next signal")]
     public static partial void PassFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3007, LogLevel.Warning, "Service {Service}: moving {Instance}: {Reason}")]
+    public static partial void Moving(ILogger logger, string service, string instance, string reason);
 }

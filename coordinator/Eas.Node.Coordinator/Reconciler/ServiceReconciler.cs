@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Eas.Node.Contracts.V1;
+using Eas.Node.Coordinator.Gpus;
 using Eas.Node.Coordinator.Nodes;
 using Eas.Node.Coordinator.Store;
 using Eas.Node.Scheduler;
@@ -145,7 +146,25 @@ public sealed class ServiceReconciler(
             }
         }
 
-        var plan = InstancePlanner.Plan(service, [.. instances.Where(i => !i.Removing)]);
+        // An instance whose GPU turned unhealthy or vanished moves: it is removed, and the plan below
+        // creates its replacement, which the scheduler places on healthy GPUs.
+        var live = new List<InstanceRecord>();
+        foreach (var instance in instances.Where(i => !i.Removing))
+        {
+            var lost = instance.Node is not null && nodes.TryGetValue(instance.Node, out var node) ? GpuMapping.LostGpuReason(instance.Gpu, node) : null;
+            if (lost is null)
+            {
+                live.Add(instance);
+                continue;
+            }
+
+            ReconcilerLog.Moving(logger, service.Name, instance.Id, lost);
+            transaction
+                .Put(instance with { Removing = true, Reason = lost, ChangedAt = now })
+                .Append(new EventRecord(0, now, service.Name, instance.Id, "Rescheduled", $"moving to healthy GPUs: {lost}", instance.Node!));
+        }
+
+        var plan = InstancePlanner.Plan(service, live);
         foreach (var instance in plan.Remove)
         {
             ReconcilerLog.Removing(logger, service.Name, instance.Id);
@@ -194,7 +213,7 @@ public sealed class ServiceReconciler(
             foreach (var instance in instances.Where(i => i.Node is not null && i.State != InstanceState.Stopped))
             {
                 var spec = await specs.GetAsync(instance.Service, instance.ServiceVersion, cancellationToken);
-                placed.Add(new PlacedInstance(instance.Id, instance.Service, instance.Node!, spec?.CpuMillis ?? 0, spec?.MemoryMb ?? 0, []));
+                placed.Add(new PlacedInstance(instance.Id, instance.Service, instance.Node!, spec?.CpuMillis ?? 0, spec?.MemoryMb ?? 0, [], GpuMapping.ToAssignment(instance.Gpu)));
             }
 
             var requests = new List<PlacementRequest>();
@@ -203,12 +222,19 @@ public sealed class ServiceReconciler(
                 var spec = await specs.GetAsync(instance.Service, instance.ServiceVersion, cancellationToken);
                 if (spec is not null)
                 {
-                    requests.Add(new PlacementRequest(instance.Id, instance.Service, spec.CpuMillis, spec.MemoryMb, []));
+                    requests.Add(new PlacementRequest(instance.Id, instance.Service, spec.CpuMillis, spec.MemoryMb, [], Gpu: GpuMapping.ToRequest(spec)));
                 }
             }
 
             var snapshot = new ClusterSnapshot(
-                [.. nodes.Select(n => new NodeSnapshot(n.Name, n.CpuMillis, n.MemoryMib, n.Labels, n.Status == NodeStatus.Ready && hub.IsConnected(n.Name)))],
+                [.. nodes.Select(n => new NodeSnapshot(
+                    n.Name,
+                    n.CpuMillis,
+                    n.MemoryMib,
+                    n.Labels,
+                    n.Status == NodeStatus.Ready && hub.IsConnected(n.Name),
+                    GpuMapping.ToSnapshots(n.Gpus),
+                    n.GpuDriverVersion))],
                 placed);
             var plan = scheduler.Schedule(snapshot, requests);
             var byId = unplaced.ToDictionary(i => i.Id, StringComparer.Ordinal);
@@ -221,9 +247,10 @@ public sealed class ServiceReconciler(
             {
                 var instance = byId[placement.InstanceId];
                 ReconcilerLog.Scheduled(logger, instance.Service, instance.Id, placement.Node);
+                var gpu = GpuMapping.ToRecord(placement.Gpu);
                 transaction
-                    .Put(instance with { Node = placement.Node, Reason = "", ChangedAt = now })
-                    .Append(new EventRecord(0, now, instance.Service, instance.Id, "Scheduled", $"scheduled on node {placement.Node}", placement.Node));
+                    .Put(instance with { Node = placement.Node, Gpu = gpu, Reason = "", ChangedAt = now })
+                    .Append(new EventRecord(0, now, instance.Service, instance.Id, "Scheduled", $"scheduled on node {placement.Node}{GpuMapping.Describe(gpu)}", placement.Node));
             }
 
             foreach (var failure in plan.Failures)

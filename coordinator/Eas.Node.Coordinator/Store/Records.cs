@@ -89,6 +89,9 @@ public sealed record InstanceRecord : IVersioned
     /// <summary>Grows when the user asks for a restart in place.</summary>
     public long RestartNonce { get; init; }
 
+    /// <summary>The GPUs or GPU slice it was placed with; null for CPU-only instances and while unplaced.</summary>
+    public GpuAllocationRecord? Gpu { get; init; }
+
     /// <summary>True once it has reached RUNNING (for the Started event, which happens once).</summary>
     public bool StartedOnce { get; init; }
 
@@ -140,12 +143,82 @@ public sealed record NodeRecord : IVersioned
     /// <summary>Ready or Down.</summary>
     public NodeStatus Status { get; init; }
 
+    /// <summary>The node's GPUs as its agent last reported them, health included.</summary>
+    public IReadOnlyList<GpuRecord> Gpus { get; init; } = [];
+
+    /// <summary>The NVIDIA driver version, or "" without GPUs.</summary>
+    public string GpuDriverVersion { get; init; } = "";
+
+    /// <summary>The CUDA version the driver supports, or "".</summary>
+    public string CudaVersion { get; init; } = "";
+
+    /// <summary>Why the agent found no GPUs although it looked (no NVML library, init failed), or "".</summary>
+    public string GpuUnavailableReason { get; init; } = "";
+
     /// <summary>When the node last registered or sent a heartbeat.</summary>
     public DateTimeOffset LastHeartbeat { get; init; }
 
     /// <inheritdoc />
     [JsonIgnore]
     public long Revision { get; init; }
+}
+
+/// <summary>One physical GPU of a node.</summary>
+/// <param name="Index">NVML index.</param>
+/// <param name="Uuid">"GPU-…".</param>
+/// <param name="Model">NVML's product name.</param>
+/// <param name="MemoryMib">Total memory.</param>
+/// <param name="Minor">The N of /dev/nvidiaN.</param>
+/// <param name="ComputeCapability">"9.0".</param>
+/// <param name="MigEnabled">In MIG mode: only <paramref name="MigDevices"/> are allocatable.</param>
+/// <param name="MigDevices">Its MIG devices.</param>
+/// <param name="Healthy">False after an XID critical error or when lost from the bus.</param>
+/// <param name="HealthReason">Why it is unhealthy, or "".</param>
+public sealed record GpuRecord(
+    int Index,
+    string Uuid,
+    string Model,
+    long MemoryMib,
+    int Minor,
+    string ComputeCapability,
+    bool MigEnabled,
+    IReadOnlyList<MigDeviceRecord> MigDevices,
+    bool Healthy,
+    string HealthReason)
+{
+    /// <summary>Value equality, MIG devices compared element by element.</summary>
+    public bool Equals(GpuRecord? other) =>
+        other is not null
+        && Index == other.Index && Uuid == other.Uuid && Model == other.Model && MemoryMib == other.MemoryMib
+        && Minor == other.Minor && ComputeCapability == other.ComputeCapability && MigEnabled == other.MigEnabled
+        && MigDevices.SequenceEqual(other.MigDevices) && Healthy == other.Healthy && HealthReason == other.HealthReason;
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Uuid, Healthy, MigDevices.Count);
+}
+
+/// <summary>One MIG device of a GPU.</summary>
+/// <param name="Uuid">"MIG-…".</param>
+/// <param name="Profile">e.g. "3g.40gb".</param>
+/// <param name="MemoryMib">Its memory.</param>
+/// <param name="SliceCount">Compute slices out of 7.</param>
+public sealed record MigDeviceRecord(string Uuid, string Profile, long MemoryMib, int SliceCount);
+
+/// <summary>The GPU work an instance was given.</summary>
+/// <param name="Kind">"whole", "mig" or "shared".</param>
+/// <param name="GpuUuids">The physical GPUs (mig and shared: the one parent).</param>
+/// <param name="MigUuid">The MIG device for kind "mig", else "".</param>
+/// <param name="MemoryMib">GPU memory of the allocation.</param>
+/// <param name="CorePercent">Share of the GPU's compute.</param>
+public sealed record GpuAllocationRecord(string Kind, IReadOnlyList<string> GpuUuids, string MigUuid, long MemoryMib, int CorePercent)
+{
+    /// <summary>Value equality, UUIDs compared element by element.</summary>
+    public bool Equals(GpuAllocationRecord? other) =>
+        other is not null && Kind == other.Kind && GpuUuids.SequenceEqual(other.GpuUuids) && MigUuid == other.MigUuid
+        && MemoryMib == other.MemoryMib && CorePercent == other.CorePercent;
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Kind, GpuUuids.Count, MigUuid, MemoryMib, CorePercent);
 }
 
 /// <summary>One entry of the append-only event log.</summary>

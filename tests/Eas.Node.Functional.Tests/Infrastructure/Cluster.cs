@@ -12,7 +12,7 @@ namespace Eas.Node.Functional.Tests.Infrastructure;
 /// processes, state in a temp folder, its own CNI bridge and subnet. Disposing it deletes every service,
 /// stops the daemons and runs <c>eas-agent cleanup</c>, so the host is left as it was.
 /// </summary>
-public sealed class Cluster : IAsyncLifetime
+public class Cluster : IAsyncLifetime
 {
     private static readonly TimeSpan _registerTimeout = TimeSpan.FromSeconds(60);
     private Daemon? _coordinator;
@@ -20,14 +20,22 @@ public sealed class Cluster : IAsyncLifetime
     private GrpcChannel? _channel;
 
     public Cluster()
+        : this("", 236, null)
     {
-        var tag = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A cluster whose agent has fake GPUs (<paramref name="fakeGpus"/>, e.g. 2xH100-80GB) when given.</summary>
+    protected Cluster(string suffix, int subnetSecondOctet, string? fakeGpus)
+    {
+        var tag = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture) + suffix;
         Dir = Directory.CreateTempSubdirectory("eas-ft-").FullName;
         CoordinatorUrl = $"http://127.0.0.1:{FreePort()}";
         GatewayUrl = $"http://127.0.0.1:{FreePort()}";
         Bridge = "easft" + tag;
-        Subnet = $"10.236.{Environment.ProcessId % 250}.0/24";
+        Subnet = $"10.{subnetSecondOctet}.{Environment.ProcessId % 250}.0/24";
         NodeName = "ft-node-" + tag;
+        FakeGpus = fakeGpus;
+        FakeNvmlState = Path.Combine(Dir, "fake-nvml");
         AgentStateDir = Path.Combine(Dir, "agent");
         CoordinatorConfig = Path.Combine(Dir, "coordinator.json");
         AgentConfig = Path.Combine(Dir, "agent.json");
@@ -38,6 +46,12 @@ public sealed class Cluster : IAsyncLifetime
     public static string WhyNot => "needs Linux, root, runc and conmon (make deps installs them; run the tests as root)";
 
     public string Dir { get; }
+
+    /// <summary>The fake NVML profile of the agent, or null for a node without GPUs (and without NVML).</summary>
+    public string? FakeGpus { get; }
+
+    /// <summary>The fake NVML's state directory (what <c>fake-nvml --state</c> drives).</summary>
+    public string FakeNvmlState { get; }
 
     public string CoordinatorUrl { get; }
 
@@ -67,8 +81,15 @@ public sealed class Cluster : IAsyncLifetime
         await File.WriteAllTextAsync(CoordinatorConfig, $$"""
             { "Coordinator": { "Listen": "{{CoordinatorUrl}}", "DataDir": "{{Path.Combine(Dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "{{GatewayUrl}}" } }
             """);
+        // Without fake GPUs the agent looks for a library that is not there: the node has no GPUs and says why.
+        var gpu = FakeGpus is null
+            ? """{ "NvmlLibrary": "libnvidia-ml.so.1" }"""
+            : $$"""
+                { "NvmlLibrary": "{{Repo.FakeNvmlLibrary}}", "FakeProfile": "{{FakeGpus}}", "FakeState": "{{FakeNvmlState}}",
+                  "MpsControl": "{{Repo.FakeMpsControl}}", "XidHoldSeconds": 2, "WatchdogGraceSeconds": 2, "ReportSeconds": 1 }
+                """;
         await File.WriteAllTextAsync(AgentConfig, $$"""
-            { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}" } }
+            { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}", "Gpu": {{gpu}} } }
             """);
         _channel = GrpcChannel.ForAddress(CoordinatorUrl);
         Services = new Services.ServicesClient(_channel);

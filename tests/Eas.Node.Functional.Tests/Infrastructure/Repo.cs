@@ -18,6 +18,15 @@ internal static class Repo
 
     public static string Easctl => Dll("cli/Eas.Node.Cli", "easctl");
 
+    /// <summary>The fake libnvidia-ml.so.1 (make fake-nvml builds it).</summary>
+    public static string FakeNvmlLibrary => Path.Combine(Root, "native/fake-nvml/build/libnvidia-ml.so.1");
+
+    /// <summary>The fake NVML's CLI: xid, lost, clear, process.</summary>
+    public static string FakeNvmlCli => Path.Combine(Root, "native/fake-nvml/build/fake-nvml");
+
+    /// <summary>The stand-in for nvidia-cuda-mps-control.</summary>
+    public static string FakeMpsControl => Path.Combine(Root, "native/fake-nvml/build/fake-mps-control");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

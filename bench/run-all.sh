@@ -4,3 +4,5 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 "$here/gateway/run.sh"
 "$here/deploy/run.sh"
+"$here/gpu/run.sh"
+"$here/scheduler/run.sh"

@@ -6,7 +6,7 @@ using Eas.Node.Functional.Tests.Infrastructure;
 namespace Eas.Node.Functional.Tests;
 
 /// <summary>A cluster whose agent sees two H100-80GB GPUs through the fake NVML (native/fake-nvml).</summary>
-public sealed class GpuCluster() : Cluster("g", 237, "2xH100-80GB")
+public sealed class GpuCluster() : Cluster("g", 238, "2xH100-80GB")
 {
 }
 
@@ -126,7 +126,7 @@ public sealed class GpuTests(GpuCluster cluster)
     public async Task D_Watchdog_EvictsAnInstanceOverItsSlice_WithAnEvent()
     {
         var service = await cluster.WaitReadyAsync("gpu_slice", 3, TimeSpan.FromMinutes(2));
-        var victim = service.Instances.OrderBy(i => i.Id, StringComparer.Ordinal).First();
+        var victim = service.Instances.Where(i => i.State == InstanceState.Ready).OrderBy(i => i.Id, StringComparer.Ordinal).First();
         var gpu = (await GpusAsync()).Single(g => g.Uuid == victim.Gpu.GpuUuids.Single());
         var pid = HostInspector.InstancePids(victim.Id).Min();
 
@@ -217,8 +217,8 @@ public sealed class GpuTests(GpuCluster cluster)
     {
         var code = Path.Combine(Repo.Root, "examples/gpu/code");
         var spec = $$"""
-            { "metadata": { "name": "{{name}}", "instance": {{instances}}, "cpu": 0.1, "memory": 128, {{gpuFields}} },
-              "containers": [ { "image": "host", "script": "python3 /mnt/data/app.py", "port": 8000 } ],
+            { "metadata": { "name": "{{name}}", "instance": {{instances}}, "cpu": 0.1, "memory": 128, "rpc": { "enable_sigterm": true }, {{gpuFields}} },
+              "containers": [ { "image": "host", "script": "exec python3 /mnt/data/app.py", "port": 8000 } ],
               "storage": [ { "mount_path": "/mnt/data/", "host": { "path": "{{code}}", "readOnly": true } } ] }
             """;
         await cluster.Services.CreateServiceAsync(new CreateServiceRequest { SpecJson = spec });

@@ -164,18 +164,17 @@ public sealed class GpuMonitor : BackgroundService
             try
             {
                 var device = _session!.GetDeviceByUuid(gpu.Uuid);
-                var memory = device.Memory();
-                var utilization = device.Utilization();
                 var list = device.ComputeProcesses();
+                var usage = new GpuUsage
+                {
+                    UtilizationPercent = device.Utilization().GpuPercent,
+                    MemoryUsedMib = device.Memory().UsedBytes / (1024 * 1024),
+                    TemperatureCelsius = device.TemperatureCelsius() ?? 0,
+                    PowerMilliwatts = device.PowerMilliwatts() ?? 0,
+                };
                 lock (_gate)
                 {
-                    gpu.Usage = new GpuUsage
-                    {
-                        UtilizationPercent = (int)utilization.GpuPercent,
-                        MemoryUsedMib = (long)(memory.UsedBytes / (1024 * 1024)),
-                        TemperatureCelsius = device.TemperatureCelsius() ?? 0,
-                        PowerMilliwatts = device.PowerMilliwatts() ?? 0,
-                    };
+                    gpu.Usage = usage;
                 }
 
                 processes[gpu.Uuid] = list;
@@ -340,7 +339,7 @@ public sealed class GpuMonitor : BackgroundService
                 Handle = device.Handle,
                 Uuid = device.Uuid(),
                 Model = device.Name(),
-                MemoryMib = (long)(device.Memory().TotalBytes / (1024 * 1024)),
+                MemoryMib = device.Memory().TotalBytes / (1024 * 1024),
                 Minor = device.MinorNumber(),
                 ComputeCapability = string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}"),
                 PciBusId = device.PciInfo().BusId,
@@ -446,7 +445,7 @@ public sealed record MigDeviceDescription(string Uuid, string Profile, long Memo
         return new MigDeviceDescription(
             device.Uuid(),
             profile,
-            (long)(device.Memory().TotalBytes / (1024 * 1024)),
+            device.Memory().TotalBytes / (1024 * 1024),
             slices,
             device.GpuInstanceId(),
             device.ComputeInstanceId());

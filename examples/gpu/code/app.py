@@ -6,6 +6,8 @@ slice and the NVIDIA device nodes the instance can see. Standard library only, s
 import glob
 import json
 import os
+import signal
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KEYS = (
@@ -37,4 +39,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # PID 1 in its container ignores SIGTERM unless it handles it; with rpc.enable_sigterm it then stops at once.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler).serve_forever()

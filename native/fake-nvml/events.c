@@ -11,9 +11,6 @@
 
 #include "fake_nvml_internal.h"
 
-#define EXPORT __attribute__((visibility("default")))
-#define LOCK() pthread_mutex_lock(&fn_mu)
-#define UNLOCK() pthread_mutex_unlock(&fn_mu)
 #define POLL_MS 50
 
 struct nvmlEventSet_st {
@@ -72,10 +69,7 @@ static nvmlReturn_t set_create(nvmlEventSet_t *out)
 
 EXPORT nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
 {
-    LOCK();
-    nvmlReturn_t r = set_create(set);
-    UNLOCK();
-    return r;
+    LOCKED(set_create(set));
 }
 
 static nvmlReturn_t supported(nvmlDevice_t device, unsigned long long *types, fn_gpu **gout)
@@ -122,10 +116,7 @@ static nvmlReturn_t reg(nvmlDevice_t device, unsigned long long types, nvmlEvent
 
 EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes, nvmlEventSet_t set)
 {
-    LOCK();
-    nvmlReturn_t r = reg(device, eventTypes, set);
-    UNLOCK();
-    return r;
+    LOCKED(reg(device, eventTypes, set));
 }
 
 /* Looks for the next event of the set (lock held): SUCCESS with *data, GPU_IS_LOST, or TIMEOUT for "nothing yet". */
@@ -241,8 +232,5 @@ static nvmlReturn_t set_free(nvmlEventSet_t set)
 
 EXPORT nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
 {
-    LOCK();
-    nvmlReturn_t r = set_free(set);
-    UNLOCK();
-    return r;
+    LOCKED(set_free(set));
 }

@@ -11,9 +11,6 @@
 
 #include "fake_nvml_internal.h"
 
-#define EXPORT __attribute__((visibility("default")))
-#define LOCK() pthread_mutex_lock(&fn_mu)
-#define UNLOCK() pthread_mutex_unlock(&fn_mu)
 
 pthread_mutex_t fn_mu = PTHREAD_MUTEX_INITIALIZER;
 fn_machine *fn_m;
@@ -156,10 +153,7 @@ static nvmlReturn_t copy_string(char *dst, unsigned length, const char *src)
 
 EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
 {
-    LOCK();
-    nvmlReturn_t r = fn_refcount ? copy_string(version, length, fn_m->driver_version) : NVML_ERROR_UNINITIALIZED;
-    UNLOCK();
-    return r;
+    LOCKED(fn_refcount ? copy_string(version, length, fn_m->driver_version) : NVML_ERROR_UNINITIALIZED);
 }
 
 EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length)
@@ -263,10 +257,7 @@ static nvmlReturn_t by_index(unsigned index, nvmlDevice_t *device)
 
 EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
 {
-    LOCK();
-    nvmlReturn_t r = by_index(index, device);
-    UNLOCK();
-    return r;
+    LOCKED(by_index(index, device));
 }
 
 static nvmlReturn_t by_uuid(const char *uuid, nvmlDevice_t *device)
@@ -307,10 +298,7 @@ static nvmlReturn_t by_uuid(const char *uuid, nvmlDevice_t *device)
 
 EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
 {
-    LOCK();
-    nvmlReturn_t r = by_uuid(uuid, device);
-    UNLOCK();
-    return r;
+    LOCKED(by_uuid(uuid, device));
 }
 
 /* ---- identity ---- */
@@ -329,10 +317,7 @@ static nvmlReturn_t get_name(nvmlDevice_t device, char *name, unsigned length)
 
 EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
-    LOCK();
-    nvmlReturn_t r = get_name(device, name, length);
-    UNLOCK();
-    return r;
+    LOCKED(get_name(device, name, length));
 }
 
 static nvmlReturn_t get_uuid(nvmlDevice_t device, char *uuid, unsigned length)
@@ -346,10 +331,7 @@ static nvmlReturn_t get_uuid(nvmlDevice_t device, char *uuid, unsigned length)
 
 EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
-    LOCK();
-    nvmlReturn_t r = get_uuid(device, uuid, length);
-    UNLOCK();
-    return r;
+    LOCKED(get_uuid(device, uuid, length));
 }
 
 /* ---- memory ---- */
@@ -403,10 +385,7 @@ static nvmlReturn_t mem_v1(nvmlDevice_t device, nvmlMemory_t *m)
 
 EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
-    LOCK();
-    nvmlReturn_t r = mem_v1(device, memory);
-    UNLOCK();
-    return r;
+    LOCKED(mem_v1(device, memory));
 }
 
 static nvmlReturn_t mem_v2(nvmlDevice_t device, nvmlMemory_v2_t *m)
@@ -430,14 +409,11 @@ static nvmlReturn_t mem_v2(nvmlDevice_t device, nvmlMemory_v2_t *m)
 
 EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
-    LOCK();
-    nvmlReturn_t r = mem_v2(device, memory);
-    UNLOCK();
-    return r;
+    LOCKED(mem_v2(device, memory));
 }
 
 /* ---- utilisation, temperature, power (physical GPUs only, like the real library) ---- */
-static nvmlReturn_t physical_gpu(nvmlDevice_t device, fn_gpu **g)
+nvmlReturn_t fn_physical_gpu(nvmlDevice_t device, fn_gpu **g)
 {
     struct nvmlDevice_st *d;
     nvmlReturn_t r = fn_resolve_device(device, &d, 1);
@@ -465,7 +441,7 @@ static void utilization(fn_gpu *g, unsigned *gpu, unsigned *mem)
 static nvmlReturn_t util_rates(nvmlDevice_t device, nvmlUtilization_t *u)
 {
     fn_gpu *g;
-    nvmlReturn_t r = physical_gpu(device, &g);
+    nvmlReturn_t r = fn_physical_gpu(device, &g);
     if (r != NVML_SUCCESS)
         return r;
     if (!u)
@@ -476,16 +452,13 @@ static nvmlReturn_t util_rates(nvmlDevice_t device, nvmlUtilization_t *u)
 
 EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization)
 {
-    LOCK();
-    nvmlReturn_t r = util_rates(device, utilization);
-    UNLOCK();
-    return r;
+    LOCKED(util_rates(device, utilization));
 }
 
 static nvmlReturn_t temperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensor, unsigned *t)
 {
     fn_gpu *g;
-    nvmlReturn_t r = physical_gpu(device, &g);
+    nvmlReturn_t r = fn_physical_gpu(device, &g);
     if (r != NVML_SUCCESS)
         return r;
     if (!t || sensor != NVML_TEMPERATURE_GPU)
@@ -496,16 +469,13 @@ static nvmlReturn_t temperature(nvmlDevice_t device, nvmlTemperatureSensors_t se
 
 EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensorType, unsigned int *temp)
 {
-    LOCK();
-    nvmlReturn_t r = temperature(device, sensorType, temp);
-    UNLOCK();
-    return r;
+    LOCKED(temperature(device, sensorType, temp));
 }
 
 static nvmlReturn_t temperature_v(nvmlDevice_t device, nvmlTemperature_t *t)
 {
     fn_gpu *g;
-    nvmlReturn_t r = physical_gpu(device, &g);
+    nvmlReturn_t r = fn_physical_gpu(device, &g);
     if (r != NVML_SUCCESS)
         return r;
     if (!t)
@@ -520,16 +490,13 @@ static nvmlReturn_t temperature_v(nvmlDevice_t device, nvmlTemperature_t *t)
 
 EXPORT nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_t *temperatureOut)
 {
-    LOCK();
-    nvmlReturn_t r = temperature_v(device, temperatureOut);
-    UNLOCK();
-    return r;
+    LOCKED(temperature_v(device, temperatureOut));
 }
 
 static nvmlReturn_t power(nvmlDevice_t device, unsigned *p)
 {
     fn_gpu *g;
-    nvmlReturn_t r = physical_gpu(device, &g);
+    nvmlReturn_t r = fn_physical_gpu(device, &g);
     if (r != NVML_SUCCESS)
         return r;
     if (!p)
@@ -542,10 +509,7 @@ static nvmlReturn_t power(nvmlDevice_t device, unsigned *p)
 
 EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *powerOut)
 {
-    LOCK();
-    nvmlReturn_t r = power(device, powerOut);
-    UNLOCK();
-    return r;
+    LOCKED(power(device, powerOut));
 }
 
 /* ---- processes ---- */
@@ -595,10 +559,7 @@ static nvmlReturn_t compute_procs(nvmlDevice_t device, unsigned *count, nvmlProc
 EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                             nvmlProcessInfo_t *infos)
 {
-    LOCK();
-    nvmlReturn_t r = compute_procs(device, infoCount, infos);
-    UNLOCK();
-    return r;
+    LOCKED(compute_procs(device, infoCount, infos));
 }
 
 static nvmlReturn_t detail_list(nvmlDevice_t device, nvmlProcessDetailList_t *pl)
@@ -642,17 +603,14 @@ static nvmlReturn_t detail_list(nvmlDevice_t device, nvmlProcessDetailList_t *pl
 
 EXPORT nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t device, nvmlProcessDetailList_t *plist)
 {
-    LOCK();
-    nvmlReturn_t r = detail_list(device, plist);
-    UNLOCK();
-    return r;
+    LOCKED(detail_list(device, plist));
 }
 
 static nvmlReturn_t proc_util(nvmlDevice_t device, nvmlProcessUtilizationSample_t *u, unsigned *count,
                               unsigned long long last_seen)
 {
     fn_gpu *g;
-    nvmlReturn_t r = physical_gpu(device, &g);
+    nvmlReturn_t r = fn_physical_gpu(device, &g);
     if (r != NVML_SUCCESS)
         return r;
     if (!count)
@@ -684,17 +642,14 @@ EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlPro
                                                     unsigned int *processSamplesCount,
                                                     unsigned long long lastSeenTimeStamp)
 {
-    LOCK();
-    nvmlReturn_t r = proc_util(device, utilizationOut, processSamplesCount, lastSeenTimeStamp);
-    UNLOCK();
-    return r;
+    LOCKED(proc_util(device, utilizationOut, processSamplesCount, lastSeenTimeStamp));
 }
 
 /* ---- PCI, minor, compute capability ---- */
 static nvmlReturn_t pci_info(nvmlDevice_t device, nvmlPciInfo_t *pci)
 {
     fn_gpu *g;
-    nvmlReturn_t r = physical_gpu(device, &g);
+    nvmlReturn_t r = fn_physical_gpu(device, &g);
     if (r != NVML_SUCCESS)
         return r;
     if (!pci)
@@ -713,16 +668,13 @@ static nvmlReturn_t pci_info(nvmlDevice_t device, nvmlPciInfo_t *pci)
 
 EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)
 {
-    LOCK();
-    nvmlReturn_t r = pci_info(device, pci);
-    UNLOCK();
-    return r;
+    LOCKED(pci_info(device, pci));
 }
 
 static nvmlReturn_t minor_number(nvmlDevice_t device, unsigned *minor)
 {
     fn_gpu *g;
-    nvmlReturn_t r = physical_gpu(device, &g);
+    nvmlReturn_t r = fn_physical_gpu(device, &g);
     if (r != NVML_SUCCESS)
         return r;
     if (!minor)
@@ -733,10 +685,7 @@ static nvmlReturn_t minor_number(nvmlDevice_t device, unsigned *minor)
 
 EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minorNumber)
 {
-    LOCK();
-    nvmlReturn_t r = minor_number(device, minorNumber);
-    UNLOCK();
-    return r;
+    LOCKED(minor_number(device, minorNumber));
 }
 
 static nvmlReturn_t compute_capability(nvmlDevice_t device, int *major, int *minor)
@@ -754,8 +703,5 @@ static nvmlReturn_t compute_capability(nvmlDevice_t device, int *major, int *min
 
 EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int *major, int *minor)
 {
-    LOCK();
-    nvmlReturn_t r = compute_capability(device, major, minor);
-    UNLOCK();
-    return r;
+    LOCKED(compute_capability(device, major, minor));
 }

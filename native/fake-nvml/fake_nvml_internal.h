@@ -10,6 +10,18 @@
 #include "nvml.h"
 
 #define FN_HIDDEN __attribute__((visibility("hidden")))
+#define EXPORT __attribute__((visibility("default")))
+
+/* One mutex guards all state; every exported call that touches it runs its worker under it. */
+#define LOCK() pthread_mutex_lock(&fn_mu)
+#define UNLOCK() pthread_mutex_unlock(&fn_mu)
+#define LOCKED(call)                         \
+    do {                                     \
+        LOCK();                              \
+        nvmlReturn_t locked_result_ = (call); \
+        UNLOCK();                            \
+        return locked_result_;               \
+    } while (0)
 
 #define FN_MAX_GPUS 64
 #define FN_MAX_GIP 18           /* GPU-instance profiles per model (one per profile index) */
@@ -156,6 +168,8 @@ FN_HIDDEN void fn_gpu_set_ci_uuids(fn_gpu *g);
 /* fake_nvml.c: resolve a device handle (lock held). Returns SUCCESS, or UNINITIALIZED/INVALID_ARGUMENT/
  * GPU_IS_LOST; *out is the device (a MIG device's parent is out->gpu). */
 FN_HIDDEN nvmlReturn_t fn_resolve_device(nvmlDevice_t d, struct nvmlDevice_st **out, int check_lost);
+/* The physical GPU behind a handle; NOT_SUPPORTED for a MIG device handle (the parent GPU is needed). */
+FN_HIDDEN nvmlReturn_t fn_physical_gpu(nvmlDevice_t device, fn_gpu **gpu);
 
 /* events.c */
 FN_HIDDEN void fn_events_free_all(void);

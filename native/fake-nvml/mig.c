@@ -11,9 +11,6 @@
 
 #include "fake_nvml_internal.h"
 
-#define EXPORT __attribute__((visibility("default")))
-#define LOCK() pthread_mutex_lock(&fn_mu)
-#define UNLOCK() pthread_mutex_unlock(&fn_mu)
 
 /* ---- profile tables ---- */
 const fn_gip *fn_gip_by_index(const fn_gpu *g, unsigned index)
@@ -422,15 +419,10 @@ static void mig_end(int fd)
 /* ---- handle resolution (lock held) ---- */
 static nvmlReturn_t physical(nvmlDevice_t d, fn_gpu **out)
 {
-    struct nvmlDevice_st *dev;
-    nvmlReturn_t r = fn_resolve_device(d, &dev, 1);
-    if (r != NVML_SUCCESS)
-        return r;
-    if (dev->ci)
-        return NVML_ERROR_NOT_SUPPORTED; /* a MIG device handle where the parent GPU is needed */
-    fn_mig_sync(dev->gpu);
-    *out = dev->gpu;
-    return NVML_SUCCESS;
+    nvmlReturn_t r = fn_physical_gpu(d, out);
+    if (r == NVML_SUCCESS)
+        fn_mig_sync(*out);
+    return r;
 }
 
 static nvmlReturn_t resolve_gi(nvmlGpuInstance_t h, struct nvmlGpuInstance_st **out)
@@ -513,10 +505,7 @@ static nvmlReturn_t get_mig_mode(nvmlDevice_t device, unsigned *cur, unsigned *p
 
 EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode, unsigned int *pendingMode)
 {
-    LOCK();
-    nvmlReturn_t r = get_mig_mode(device, currentMode, pendingMode);
-    UNLOCK();
-    return r;
+    LOCKED(get_mig_mode(device, currentMode, pendingMode));
 }
 
 static nvmlReturn_t set_mig_mode(nvmlDevice_t device, unsigned mode, nvmlReturn_t *status)
@@ -552,10 +541,7 @@ static nvmlReturn_t set_mig_mode(nvmlDevice_t device, unsigned mode, nvmlReturn_
 
 EXPORT nvmlReturn_t nvmlDeviceSetMigMode(nvmlDevice_t device, unsigned int mode, nvmlReturn_t *activationStatus)
 {
-    LOCK();
-    nvmlReturn_t r = set_mig_mode(device, mode, activationStatus);
-    UNLOCK();
-    return r;
+    LOCKED(set_mig_mode(device, mode, activationStatus));
 }
 
 static nvmlReturn_t max_mig(nvmlDevice_t device, unsigned *count)
@@ -572,10 +558,7 @@ static nvmlReturn_t max_mig(nvmlDevice_t device, unsigned *count)
 
 EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
 {
-    LOCK();
-    nvmlReturn_t r = max_mig(device, count);
-    UNLOCK();
-    return r;
+    LOCKED(max_mig(device, count));
 }
 
 static nvmlReturn_t mig_by_index(nvmlDevice_t device, unsigned index, nvmlDevice_t *out)
@@ -610,10 +593,7 @@ static nvmlReturn_t mig_by_index(nvmlDevice_t device, unsigned index, nvmlDevice
 
 EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index, nvmlDevice_t *migDevice)
 {
-    LOCK();
-    nvmlReturn_t r = mig_by_index(device, index, migDevice);
-    UNLOCK();
-    return r;
+    LOCKED(mig_by_index(device, index, migDevice));
 }
 
 static nvmlReturn_t parent_of(nvmlDevice_t mig, nvmlDevice_t *out)
@@ -630,10 +610,7 @@ static nvmlReturn_t parent_of(nvmlDevice_t mig, nvmlDevice_t *out)
 
 EXPORT nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t migDevice, nvmlDevice_t *device)
 {
-    LOCK();
-    nvmlReturn_t r = parent_of(migDevice, device);
-    UNLOCK();
-    return r;
+    LOCKED(parent_of(migDevice, device));
 }
 
 static nvmlReturn_t is_mig(nvmlDevice_t device, unsigned *out)
@@ -650,10 +627,7 @@ static nvmlReturn_t is_mig(nvmlDevice_t device, unsigned *out)
 
 EXPORT nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMigDevice)
 {
-    LOCK();
-    nvmlReturn_t r = is_mig(device, isMigDevice);
-    UNLOCK();
-    return r;
+    LOCKED(is_mig(device, isMigDevice));
 }
 
 static nvmlReturn_t instance_id(nvmlDevice_t device, unsigned *out, int want_ci)
@@ -672,18 +646,12 @@ static nvmlReturn_t instance_id(nvmlDevice_t device, unsigned *out, int want_ci)
 
 EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
 {
-    LOCK();
-    nvmlReturn_t r = instance_id(device, id, 0);
-    UNLOCK();
-    return r;
+    LOCKED(instance_id(device, id, 0));
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id)
 {
-    LOCK();
-    nvmlReturn_t r = instance_id(device, id, 1);
-    UNLOCK();
-    return r;
+    LOCKED(instance_id(device, id, 1));
 }
 
 /* ---- exported: GPU-instance profiles and placements ---- */
@@ -727,10 +695,7 @@ static nvmlReturn_t gip_info(nvmlDevice_t device, unsigned profile, nvmlGpuInsta
 EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t device, unsigned int profile,
                                                         nvmlGpuInstanceProfileInfo_t *info)
 {
-    LOCK();
-    nvmlReturn_t r = gip_info(device, profile, info);
-    UNLOCK();
-    return r;
+    LOCKED(gip_info(device, profile, info));
 }
 
 static nvmlReturn_t gip_info_v(nvmlDevice_t device, unsigned profile, nvmlGpuInstanceProfileInfo_v2_t *info)
@@ -785,10 +750,7 @@ static nvmlReturn_t gip_info_v(nvmlDevice_t device, unsigned profile, nvmlGpuIns
 EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, unsigned int profile,
                                                          nvmlGpuInstanceProfileInfo_v2_t *info)
 {
-    LOCK();
-    nvmlReturn_t r = gip_info_v(device, profile, info);
-    UNLOCK();
-    return r;
+    LOCKED(gip_info_v(device, profile, info));
 }
 
 /* Profile *ID* (as returned in info.id) → profile; requires MIG enabled. */
@@ -819,10 +781,7 @@ static nvmlReturn_t remaining(nvmlDevice_t device, unsigned id, unsigned *count)
 EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t device, unsigned int profileId,
                                                               unsigned int *count)
 {
-    LOCK();
-    nvmlReturn_t r = remaining(device, profileId, count);
-    UNLOCK();
-    return r;
+    LOCKED(remaining(device, profileId, count));
 }
 
 static nvmlReturn_t placements(nvmlDevice_t device, unsigned id, nvmlGpuInstancePlacement_t *out, unsigned *count)
@@ -854,10 +813,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(nvmlDevice_t d
                                                                   nvmlGpuInstancePlacement_t *placementsOut,
                                                                   unsigned int *count)
 {
-    LOCK();
-    nvmlReturn_t r = placements(device, profileId, placementsOut, count);
-    UNLOCK();
-    return r;
+    LOCKED(placements(device, profileId, placementsOut, count));
 }
 
 /* ---- exported: create / list / destroy GPU instances ---- */
@@ -896,20 +852,14 @@ static nvmlReturn_t create_gi(nvmlDevice_t device, unsigned id, const nvmlGpuIns
 EXPORT nvmlReturn_t nvmlDeviceCreateGpuInstance(nvmlDevice_t device, unsigned int profileId,
                                                 nvmlGpuInstance_t *gpuInstance)
 {
-    LOCK();
-    nvmlReturn_t r = create_gi(device, profileId, NULL, 0, gpuInstance);
-    UNLOCK();
-    return r;
+    LOCKED(create_gi(device, profileId, NULL, 0, gpuInstance));
 }
 
 EXPORT nvmlReturn_t nvmlDeviceCreateGpuInstanceWithPlacement(nvmlDevice_t device, unsigned int profileId,
                                                              const nvmlGpuInstancePlacement_t *placement,
                                                              nvmlGpuInstance_t *gpuInstance)
 {
-    LOCK();
-    nvmlReturn_t r = create_gi(device, profileId, placement, 1, gpuInstance);
-    UNLOCK();
-    return r;
+    LOCKED(create_gi(device, profileId, placement, 1, gpuInstance));
 }
 
 static nvmlReturn_t list_gi(nvmlDevice_t device, unsigned id, nvmlGpuInstance_t *out, unsigned *count)
@@ -932,10 +882,7 @@ static nvmlReturn_t list_gi(nvmlDevice_t device, unsigned id, nvmlGpuInstance_t 
 EXPORT nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned int profileId,
                                               nvmlGpuInstance_t *gpuInstances, unsigned int *count)
 {
-    LOCK();
-    nvmlReturn_t r = list_gi(device, profileId, gpuInstances, count);
-    UNLOCK();
-    return r;
+    LOCKED(list_gi(device, profileId, gpuInstances, count));
 }
 
 static nvmlReturn_t gi_info(nvmlGpuInstance_t h, nvmlGpuInstanceInfo_t *info)
@@ -957,10 +904,7 @@ static nvmlReturn_t gi_info(nvmlGpuInstance_t h, nvmlGpuInstanceInfo_t *info)
 
 EXPORT nvmlReturn_t nvmlGpuInstanceGetInfo(nvmlGpuInstance_t gpuInstance, nvmlGpuInstanceInfo_t *info)
 {
-    LOCK();
-    nvmlReturn_t r = gi_info(gpuInstance, info);
-    UNLOCK();
-    return r;
+    LOCKED(gi_info(gpuInstance, info));
 }
 
 static nvmlReturn_t destroy_gi(nvmlGpuInstance_t h)
@@ -990,10 +934,7 @@ static nvmlReturn_t destroy_gi(nvmlGpuInstance_t h)
 
 EXPORT nvmlReturn_t nvmlGpuInstanceDestroy(nvmlGpuInstance_t gpuInstance)
 {
-    LOCK();
-    nvmlReturn_t r = destroy_gi(gpuInstance);
-    UNLOCK();
-    return r;
+    LOCKED(destroy_gi(gpuInstance));
 }
 
 /* ---- exported: compute instances ---- */
@@ -1026,10 +967,7 @@ EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(nvmlGpuInstance
                                                                  unsigned int engProfile,
                                                                  nvmlComputeInstanceProfileInfo_t *info)
 {
-    LOCK();
-    nvmlReturn_t r = cip_info(gpuInstance, profile, engProfile, info);
-    UNLOCK();
-    return r;
+    LOCKED(cip_info(gpuInstance, profile, engProfile, info));
 }
 
 static nvmlReturn_t create_ci(nvmlGpuInstance_t h, unsigned profile, nvmlComputeInstance_t *out)
@@ -1058,10 +996,7 @@ static nvmlReturn_t create_ci(nvmlGpuInstance_t h, unsigned profile, nvmlCompute
 EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gpuInstance, unsigned int profileId,
                                                          nvmlComputeInstance_t *computeInstance)
 {
-    LOCK();
-    nvmlReturn_t r = create_ci(gpuInstance, profileId, computeInstance);
-    UNLOCK();
-    return r;
+    LOCKED(create_ci(gpuInstance, profileId, computeInstance));
 }
 
 static nvmlReturn_t list_ci(nvmlGpuInstance_t h, unsigned profile, nvmlComputeInstance_t *out, unsigned *count)
@@ -1085,10 +1020,7 @@ static nvmlReturn_t list_ci(nvmlGpuInstance_t h, unsigned profile, nvmlComputeIn
 EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstances(nvmlGpuInstance_t gpuInstance, unsigned int profileId,
                                                        nvmlComputeInstance_t *computeInstances, unsigned int *count)
 {
-    LOCK();
-    nvmlReturn_t r = list_ci(gpuInstance, profileId, computeInstances, count);
-    UNLOCK();
-    return r;
+    LOCKED(list_ci(gpuInstance, profileId, computeInstances, count));
 }
 
 static nvmlReturn_t ci_info(nvmlComputeInstance_t h, nvmlComputeInstanceInfo_t *info)
@@ -1111,10 +1043,7 @@ static nvmlReturn_t ci_info(nvmlComputeInstance_t h, nvmlComputeInstanceInfo_t *
 
 EXPORT nvmlReturn_t nvmlComputeInstanceGetInfo_v2(nvmlComputeInstance_t computeInstance, nvmlComputeInstanceInfo_t *info)
 {
-    LOCK();
-    nvmlReturn_t r = ci_info(computeInstance, info);
-    UNLOCK();
-    return r;
+    LOCKED(ci_info(computeInstance, info));
 }
 
 static nvmlReturn_t destroy_ci(nvmlComputeInstance_t h)
@@ -1139,8 +1068,5 @@ static nvmlReturn_t destroy_ci(nvmlComputeInstance_t h)
 
 EXPORT nvmlReturn_t nvmlComputeInstanceDestroy(nvmlComputeInstance_t computeInstance)
 {
-    LOCK();
-    nvmlReturn_t r = destroy_ci(computeInstance);
-    UNLOCK();
-    return r;
+    LOCKED(destroy_ci(computeInstance));
 }

@@ -209,23 +209,20 @@ public sealed class CoordinatorClient(
     // Health changes go out at once; usage (per GPU and per instance) every Agent:Gpu:ReportSeconds.
     private async Task GpuReportLoopAsync(ChannelWriter<AgentMessage> outbox, CancellationToken token)
     {
-        if (gpus.Inventory().Gpus.Count == 0)
+        if (!gpus.HasGpus)
         {
             return;
         }
 
         var interval = TimeSpan.FromSeconds(_options.Gpu.ReportSeconds);
-        while (!token.IsCancellationRequested)
+        var change = gpus.WaitForChangeAsync(token);
+        while (true)
         {
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
-            wait.CancelAfter(interval);
-            try
+            await Task.WhenAny(change, Task.Delay(interval, time, token));
+            token.ThrowIfCancellationRequested();
+            if (change.IsCompleted)
             {
-                await gpus.WaitForChangeAsync(wait.Token);
-            }
-            catch (OperationCanceledException) when (!token.IsCancellationRequested)
-            {
-                // The report interval passed without a change: send usage.
+                change = gpus.WaitForChangeAsync(token);
             }
 
             var report = new GpuReport { Inventory = gpus.Inventory() };

@@ -33,7 +33,7 @@ public static class GpuDeviceNodes
         {
             var gpu = gpus(uuid) ?? throw new InstanceFailedException($"GPU {uuid} was assigned to this instance but is not on this node; the coordinator will place it again");
             devices.Add(new OciDevice($"/dev/nvidia{gpu.Minor}", NvidiaMajor, gpu.Minor));
-            if (allocation.Kind == "mig")
+            if (allocation.IsMig)
             {
                 var mig = gpu.MigDevices.FirstOrDefault(m => m.Uuid == allocation.MigUuid)
                     ?? throw new InstanceFailedException($"MIG device {allocation.MigUuid} was assigned to this instance but GPU {gpu.Index} has no such device; the coordinator will place it again");
@@ -54,7 +54,7 @@ public static class GpuDeviceNodes
     /// <summary>The environment that makes CUDA (and the NVIDIA container tools) see exactly the assigned devices.</summary>
     public static IReadOnlyDictionary<string, string> Environment(GpuAllocation allocation)
     {
-        var visible = allocation.Kind == "mig" ? allocation.MigUuid : string.Join(',', allocation.GpuUuids);
+        var visible = string.Join(',', allocation.VisibleUuids);
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["CUDA_VISIBLE_DEVICES"] = visible,

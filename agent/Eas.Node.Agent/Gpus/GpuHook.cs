@@ -34,7 +34,7 @@ public sealed class GpuHook(GpuMonitor monitor, MpsDaemons mps) : IPrestartHook
             context.PlatformEnvironment[key] = value;
         }
 
-        if (allocation.Kind != "shared")
+        if (!allocation.IsShared)
         {
             return;
         }

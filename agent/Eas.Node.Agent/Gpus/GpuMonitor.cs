@@ -29,7 +29,6 @@ public sealed class GpuMonitor : BackgroundService
     private string _cudaVersion = "";
     private string _unavailableReason = "";
     private GpuState[] _gpus = [];
-    private long _version;
 
     /// <summary>Creates the monitor; NVML is opened on first use.</summary>
     public GpuMonitor(IOptions<AgentOptions> options, AgentPaths paths, TimeProvider time, ILogger<GpuMonitor> logger)
@@ -44,8 +43,15 @@ public sealed class GpuMonitor : BackgroundService
     /// <summary>Raised after every poll, on the polling thread, with each GPU's compute processes.</summary>
     public event Action<GpuPoll>? Polled;
 
-    /// <summary>Grows whenever the inventory or a GPU's health changes.</summary>
-    public long Version => Interlocked.Read(ref _version);
+    /// <summary>True when NVML is loaded and lists at least one GPU.</summary>
+    public bool HasGpus
+    {
+        get
+        {
+            Open();
+            return _gpus.Length > 0;
+        }
+    }
 
     /// <summary>Opens NVML and reads the inventory, once; later calls return at once.</summary>
     public void Open()
@@ -186,7 +192,8 @@ public sealed class GpuMonitor : BackgroundService
 
             lock (_gate)
             {
-                changed |= gpu.SetLost(lost, now);
+                gpu.LostReason = lost;
+                changed |= gpu.HealthChanged(now);
             }
         }
 
@@ -273,17 +280,22 @@ public sealed class GpuMonitor : BackgroundService
         }
 
         GpuLog.Xid(_logger, gpu.Index, gpu.Uuid, e.Xid);
+        bool changed;
         lock (_gate)
         {
-            gpu.SetXid(e.Xid, _time.GetUtcNow(), _options.XidHoldSeconds);
+            var now = _time.GetUtcNow();
+            gpu.SetXid(e.Xid, now, _options.XidHoldSeconds);
+            changed = gpu.HealthChanged(now);
         }
 
-        SignalChange();
+        if (changed)
+        {
+            SignalChange();
+        }
     }
 
     private void SignalChange()
     {
-        Interlocked.Increment(ref _version);
         try
         {
             _changed.Release();
@@ -319,7 +331,8 @@ public sealed class GpuMonitor : BackgroundService
 
         public GpuUsage Usage { get; set; } = new();
 
-        public string? LostReason { get; private set; }
+        /// <summary>Why NVML calls on it fail (lost from the bus), or null while it answers.</summary>
+        public string? LostReason { get; set; }
 
         public ulong LastXid { get; private set; }
 
@@ -327,7 +340,8 @@ public sealed class GpuMonitor : BackgroundService
 
         public DateTimeOffset XidHoldUntil { get; private set; }
 
-        public bool Healthy { get; private set; } = true;
+        /// <summary>The health last signalled as a change, so each change is reported once.</summary>
+        private bool ReportedHealthy { get; set; } = true;
 
         public static GpuState Read(NvmlDevice device, int index)
         {
@@ -348,27 +362,35 @@ public sealed class GpuMonitor : BackgroundService
             };
         }
 
-        /// <summary>Records reachability; true when health changed.</summary>
-        public bool SetLost(string? reason, DateTimeOffset now)
-        {
-            LostReason = reason;
-            return UpdateHealth(now);
-        }
-
         /// <summary>An XID critical error: unhealthy for at least <paramref name="holdSeconds"/>, and as long as it stays lost.</summary>
         public void SetXid(ulong xid, DateTimeOffset now, int holdSeconds)
         {
             LastXid = xid;
             LastXidAt = now;
             XidHoldUntil = now + TimeSpan.FromSeconds(holdSeconds);
-            UpdateHealth(now);
+        }
+
+        /// <summary>Healthy while it answers NVML and no XID hold is running.</summary>
+        public bool HealthyAt(DateTimeOffset now) => LostReason is null && now >= XidHoldUntil;
+
+        /// <summary>True when the health at <paramref name="now"/> differs from the one last reported (which it then becomes).</summary>
+        public bool HealthChanged(DateTimeOffset now)
+        {
+            var healthy = HealthyAt(now);
+            if (healthy == ReportedHealthy)
+            {
+                return false;
+            }
+
+            ReportedHealthy = healthy;
+            return true;
         }
 
         public GpuDescription Describe() => new(Index, Uuid, Model, Minor, MigDevices);
 
         public Gpu ToMessage(DateTimeOffset now)
         {
-            UpdateHealth(now);
+            var healthy = HealthyAt(now);
             var message = new Gpu
             {
                 Index = Index,
@@ -379,8 +401,8 @@ public sealed class GpuMonitor : BackgroundService
                 ComputeCapability = ComputeCapability,
                 PciBusId = PciBusId,
                 MigEnabled = MigEnabled,
-                Healthy = Healthy,
-                HealthReason = HealthReason(),
+                Healthy = healthy,
+                HealthReason = healthy ? "" : LostReason ?? string.Create(CultureInfo.InvariantCulture, $"XID {LastXid} at {LastXidAt:HH:mm:ss} UTC"),
                 Usage = Usage,
             };
             message.MigDevices.AddRange(MigDevices.Select(m => new MigDevice
@@ -395,21 +417,6 @@ public sealed class GpuMonitor : BackgroundService
             return message;
         }
 
-        private string HealthReason() => Healthy
-            ? ""
-            : LostReason ?? string.Create(CultureInfo.InvariantCulture, $"XID {LastXid} at {LastXidAt:HH:mm:ss} UTC");
-
-        private bool UpdateHealth(DateTimeOffset now)
-        {
-            var healthy = LostReason is null && now >= XidHoldUntil;
-            if (healthy == Healthy)
-            {
-                return false;
-            }
-
-            Healthy = healthy;
-            return true;
-        }
     }
 }
 

@@ -80,7 +80,7 @@ public sealed class GpuWatchdog(
                 var allocation = runner.Assignment.Spec!.Gpu;
                 var used = usedMib.GetValueOrDefault(runner.InstanceId);
                 usage.Add(new InstanceGpuUsage { InstanceId = runner.InstanceId, MemoryUsedMib = used });
-                if (allocation.Kind != "shared" || used <= allocation.MemoryMib)
+                if (!allocation.IsShared || used <= allocation.MemoryMib)
                 {
                     _overSince.Remove(runner.InstanceId);
                     continue;
@@ -116,7 +116,7 @@ public sealed class GpuWatchdog(
     private void RetainNeededMpsDaemons(List<InstanceRunner> runners)
     {
         var needed = runners
-            .Where(r => r.Assignment.Spec!.Gpu.Kind == "shared")
+            .Where(r => r.Assignment.Spec!.Gpu.IsShared)
             .Select(r => r.Assignment.Spec!.Gpu.GpuUuids[0])
             .ToHashSet(StringComparer.Ordinal);
         if (Interlocked.Exchange(ref _retaining, 1) == 1)

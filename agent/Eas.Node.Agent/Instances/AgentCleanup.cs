@@ -1,3 +1,4 @@
+using Eas.Node.Agent.Gpus;
 using Eas.Node.Agent.Interop;
 using Eas.Node.Agent.Network;
 using Eas.Node.Agent.Options;
@@ -21,7 +22,7 @@ public sealed class AgentCleanup(
     ConmonRuncDriver driver,
     NetworkNamespaces namespaces,
     CgroupLayout cgroups,
-    Gpus.MpsDaemons mps,
+    MpsDaemons mps,
     ILogger<AgentCleanup> logger)
 {
     /// <summary>Removes everything; returns how many instances were removed.</summary>

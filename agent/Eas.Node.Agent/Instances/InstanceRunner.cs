@@ -259,6 +259,7 @@ public sealed class InstanceRunner : IDisposable
                 if (_restart.Task.IsCompleted)
                 {
                     _restart = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _evictReason = null;
                 }
 
                 restart = _restart.Task;

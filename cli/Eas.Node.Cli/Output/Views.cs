@@ -60,7 +60,7 @@ internal static class Views
         ["version"] = i.ServiceVersion,
         ["created_at"] = Time(i.CreatedAt),
         ["changed_at"] = Time(i.ChangedAt),
-        ["gpus"] = i.Gpu is null ? new JsonArray() : new JsonArray([.. (i.Gpu.Kind == "mig" ? [i.Gpu.MigUuid] : i.Gpu.GpuUuids).Select(u => (JsonNode?)JsonValue.Create(u))]),
+        ["gpus"] = new JsonArray([.. (i.Gpu?.VisibleUuids ?? []).Select(u => (JsonNode?)JsonValue.Create(u))]),
         ["slice"] = i.Gpu is null ? null : AllocationJson(i.Gpu),
         ["gpu_usage"] = i.GpuUsage is null ? null : new JsonObject
         {
@@ -235,8 +235,8 @@ internal static class Views
                 var health = gpu.Healthy ? "[green]healthy[/]" : $"[red]unhealthy[/] {Markup.Escape(gpu.HealthReason)}";
                 var allocated = g.Allocations.Count == 0
                     ? "-"
-                    : g.Allocations.All(a => a.Allocation.Kind == "whole")
-                        ? "whole"
+                    : g.Allocations.All(a => a.Allocation.Kind == GpuAllocation.WholeKind)
+                        ? GpuAllocation.WholeKind
                         : $"{g.Allocations.Sum(a => a.Allocation.MemoryMib)} MiB, {g.Allocations.Sum(a => a.Allocation.CorePercentage)}%";
                 table.AddRow(
                     Markup.Escape(n.Name),
@@ -264,8 +264,8 @@ internal static class Views
     private static string GpuCell(InstanceInfo i) => i.Gpu switch
     {
         null => "-",
-        { Kind: "whole" } => string.Join(",", i.Gpu.GpuUuids.Select(Short)),
-        { Kind: "mig" } => $"{Short(i.Gpu.MigUuid)} {i.Gpu.MemoryMib} MiB",
+        { Kind: GpuAllocation.WholeKind } => string.Join(",", i.Gpu.GpuUuids.Select(Short)),
+        { Kind: GpuAllocation.MigKind } => $"{Short(i.Gpu.MigUuid)} {i.Gpu.MemoryMib} MiB",
         _ => $"{Short(i.Gpu.GpuUuids[0])} {i.Gpu.MemoryMib} MiB {i.Gpu.CorePercentage}%",
     };
 

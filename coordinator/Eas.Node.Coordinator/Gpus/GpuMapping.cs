@@ -11,15 +11,6 @@ namespace Eas.Node.Coordinator.Gpus;
 /// </summary>
 public static class GpuMapping
 {
-    /// <summary>The allocation kind names used on the wire and in the store.</summary>
-    public const string Whole = "whole";
-
-    /// <inheritdoc cref="Whole"/>
-    public const string Shared = "shared";
-
-    /// <inheritdoc cref="Whole"/>
-    public const string Mig = "mig";
-
     /// <summary>The stored form of an agent's GPU report.</summary>
     public static IReadOnlyList<GpuRecord> ToRecords(GpuInventory? inventory) =>
         inventory is null
@@ -76,9 +67,9 @@ public static class GpuMapping
             : new GpuAllocationRecord(
                 assignment.Kind switch
                 {
-                    GpuAssignmentKind.Whole => Whole,
-                    GpuAssignmentKind.Mig => Mig,
-                    _ => Shared,
+                    GpuAssignmentKind.Whole => GpuAllocation.WholeKind,
+                    GpuAssignmentKind.Mig => GpuAllocation.MigKind,
+                    _ => GpuAllocation.SharedKind,
                 },
                 [.. assignment.GpuUuids],
                 assignment.MigUuid,
@@ -92,8 +83,8 @@ public static class GpuMapping
             : new GpuAssignment(
                 allocation.Kind switch
                 {
-                    Whole => GpuAssignmentKind.Whole,
-                    Mig => GpuAssignmentKind.Mig,
+                    GpuAllocation.WholeKind => GpuAssignmentKind.Whole,
+                    GpuAllocation.MigKind => GpuAssignmentKind.Mig,
                     _ => GpuAssignmentKind.Shared,
                 },
                 allocation.GpuUuids,
@@ -139,8 +130,8 @@ public static class GpuMapping
     public static string Describe(GpuAllocationRecord? allocation) => allocation switch
     {
         null => "",
-        { Kind: Whole } => $" with GPU {string.Join(", ", allocation.GpuUuids)}",
-        { Kind: Mig } => $" with MIG device {allocation.MigUuid} ({allocation.MemoryMib} MiB) of GPU {allocation.GpuUuids[0]}",
+        { Kind: GpuAllocation.WholeKind } => $" with GPU {string.Join(", ", allocation.GpuUuids)}",
+        { Kind: GpuAllocation.MigKind } => $" with MIG device {allocation.MigUuid} ({allocation.MemoryMib} MiB) of GPU {allocation.GpuUuids[0]}",
         _ => $" with a {allocation.MemoryMib} MiB, {allocation.CorePercent}% slice of GPU {allocation.GpuUuids[0]}",
     };
 
@@ -169,7 +160,7 @@ public static class GpuMapping
                 return $"GPU {gpu.Index} ({uuid}) on node {node.Name} is unhealthy{why}";
             }
 
-            if (allocation.Kind == Mig && gpu.MigDevices.All(m => m.Uuid != allocation.MigUuid))
+            if (allocation.Kind == GpuAllocation.MigKind && gpu.MigDevices.All(m => m.Uuid != allocation.MigUuid))
             {
                 return $"MIG device {allocation.MigUuid} is gone from GPU {gpu.Index} on node {node.Name}";
             }

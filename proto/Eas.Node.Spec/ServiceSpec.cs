@@ -76,6 +76,19 @@ public sealed record ServiceSpec
     /// <summary>True when the service needs a GPU: whole GPUs or a slice of one.</summary>
     public bool UsesGpu => Gpu > 0 || GpuMemoryGb is not null;
 
+    /// <summary>True when the spec holds a secret besides the token: a git password.</summary>
+    public bool HasStorageSecrets => Storage.Any(s => s.Git?.Password is not null);
+
+    /// <summary>
+    /// The spec without its secrets, for views and logs: no <see cref="Token"/> and no git <see cref="GitStorage.Password"/>.
+    /// The stored spec keeps both; an instance built from this one could not clone a private repository.
+    /// </summary>
+    public ServiceSpec WithoutSecrets() => this with
+    {
+        Token = null,
+        Storage = Storage.Select(s => s.Git is { Password: not null } git ? s with { Git = git with { Password = null } } : s).ToList(),
+    };
+
     /// <summary>Value equality, lists compared element by element (a record alone compares list references).</summary>
     public bool Equals(ServiceSpec? other) =>
         other is not null
@@ -175,6 +188,60 @@ public sealed record StorageSpec
 
     /// <summary><c>empty_dir {medium, size_limit}</c>.</summary>
     public EmptyDirStorage? EmptyDir { get; init; }
+
+    /// <summary><c>oss {path, readOnly, endpoint, secret}</c>: a bucket of an S3-compatible object store.</summary>
+    public OssStorage? Oss { get; init; }
+
+    /// <summary><c>nfs {server, path, readOnly}</c>: an NFS export.</summary>
+    public NfsStorage? Nfs { get; init; }
+
+    /// <summary><c>git {repo, branch, commit, username, password}</c>: a read-only checkout of a git repository.</summary>
+    public GitStorage? Git { get; init; }
+
+    /// <summary><c>cache {path, capacity}</c>: a node-local, read-only copy of a folder of another mount.</summary>
+    public CacheStorage? Cache { get; init; }
+
+    /// <summary>The entry's kind as the JSON spells it: <c>host</c>, <c>empty_dir</c>, <c>oss</c>, <c>nfs</c>, <c>git</c> or <c>cache</c>.</summary>
+    public string Kind =>
+        Host is not null ? StorageKinds.Host
+        : EmptyDir is not null ? StorageKinds.EmptyDir
+        : Oss is not null ? StorageKinds.Oss
+        : Nfs is not null ? StorageKinds.Nfs
+        : Git is not null ? StorageKinds.Git
+        : Cache is not null ? StorageKinds.Cache
+        : string.Empty;
+
+    /// <summary>True when the instance can only read the mount: git and cache always, host, oss and nfs when <c>readOnly</c>.</summary>
+    public bool ReadOnly =>
+        Host?.ReadOnly ?? Oss?.ReadOnly ?? Nfs?.ReadOnly ?? (Git is not null || Cache is not null);
+}
+
+/// <summary>The storage kind names of the JSON.</summary>
+public static class StorageKinds
+{
+    /// <summary><c>host</c> (an Eas.Node extension).</summary>
+    public const string Host = "host";
+
+    /// <summary><c>empty_dir</c>.</summary>
+    public const string EmptyDir = "empty_dir";
+
+    /// <summary><c>oss</c>.</summary>
+    public const string Oss = "oss";
+
+    /// <summary><c>nfs</c>.</summary>
+    public const string Nfs = "nfs";
+
+    /// <summary><c>git</c>.</summary>
+    public const string Git = "git";
+
+    /// <summary><c>cache</c>.</summary>
+    public const string Cache = "cache";
+
+    /// <summary>Every kind Eas.Node mounts, in the order messages list them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Host, EmptyDir, Oss, Nfs, Git, Cache];
+
+    /// <summary>The kinds a <c>cache</c> may copy from: those that bring data in.</summary>
+    public static IReadOnlyList<string> CacheSources { get; } = [Host, Oss, Nfs, Git];
 }
 
 /// <summary><c>storage[].host</c>.</summary>
@@ -194,3 +261,61 @@ public sealed record EmptyDirStorage(string Medium, long SizeLimitMib)
     /// <summary>A tmpfs, counted against the instance's memory.</summary>
     public const string MemoryMedium = "memory";
 }
+
+/// <summary>
+/// <c>storage[].oss</c>: a bucket (or a folder of one) of an S3-compatible object store, from
+/// <c>"path": "oss://bucket/prefix/"</c>.
+/// </summary>
+/// <param name="Bucket">The bucket name: 3–63 characters of lowercase letters, digits, <c>-</c> and <c>.</c>.</param>
+/// <param name="Prefix">The folder inside the bucket without a leading or trailing slash (<c>"models/qwen"</c>); <c>""</c> for the whole bucket.</param>
+/// <param name="Endpoint"><c>"host[:port]"</c> or an <c>http(s)://host[:port]</c> URL; null for the node's default endpoint.</param>
+/// <param name="Secret">
+/// The NAME of a credential in the node's secrets file (an Eas.Node extension); null for the node's default
+/// credential. Never the key itself: a spec carries no object-store keys.
+/// </param>
+/// <param name="ReadOnly">Mount read-only (EAS default: false).</param>
+public sealed record OssStorage(string Bucket, string Prefix, string? Endpoint, string? Secret, bool ReadOnly)
+{
+    /// <summary>The path as EAS writes it: <c>oss://bucket/</c> or <c>oss://bucket/prefix/</c>.</summary>
+    public string Path => Prefix.Length == 0 ? $"oss://{Bucket}/" : $"oss://{Bucket}/{Prefix}/";
+}
+
+/// <summary><c>storage[].nfs</c>: an NFS export.</summary>
+/// <param name="Server">The server's host name or IP address, without a scheme or port.</param>
+/// <param name="Path">The exported path on the server: absolute, without <c>..</c>, trailing slash removed (default <c>/</c>).</param>
+/// <param name="ReadOnly">Mount read-only (default false).</param>
+public sealed record NfsStorage(string Server, string Path, bool ReadOnly);
+
+/// <summary>
+/// <c>storage[].git</c>: a repository cloned when the instance is prepared; always mounted read-only.
+/// <see cref="Password"/> is a secret: diagnostics never show it, but the stored spec (and so
+/// <see cref="SpecWriter.ToJson"/>) keeps it; use <see cref="ServiceSpec.WithoutSecrets"/> for a spec to show.
+/// </summary>
+/// <param name="Repo">An <c>https://</c>, <c>http://</c> or <c>file://</c> URL, with no user name or password in it.</param>
+/// <param name="Branch">The branch to check out (default <c>"master"</c>, as on EAS).</param>
+/// <param name="Commit">A commit id (7–40 hex digits, lowercase) to check out instead of the branch tip; null for the tip.</param>
+/// <param name="Username">The user name for HTTP authentication; null for none.</param>
+/// <param name="Password">The password or access token for HTTP authentication; null for none.</param>
+public sealed record GitStorage(string Repo, string Branch, string? Commit, string? Username, string? Password)
+{
+    /// <summary>The branch EAS checks out when none is given.</summary>
+    public const string DefaultBranch = "master";
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"GitStorage {{ Repo = {Repo}, Branch = {Branch}, Commit = {Commit}, Username = {Username}, Password = {(Password is null ? "" : "***")} }}";
+}
+
+/// <summary>
+/// <c>storage[].cache</c>: a node-local, read-only copy of a folder that another storage entry of the same spec
+/// (host, oss, nfs or git) mounts; filled once per node and shared by the instances on it.
+/// </summary>
+/// <param name="SourcePath">
+/// <c>path</c>: the folder to cache, as the instance sees it (absolute, clean), under the <c>mount_path</c> of
+/// another host, oss, nfs or git entry.
+/// </param>
+/// <param name="CapacityMib">
+/// <c>capacity</c> in MiB, or 0 for the node's default. The JSON gives a number of GB (<c>200</c>) or a size with a
+/// unit (<c>"200G"</c>, <c>"512Mi"</c>, <c>"1.5T"</c>, <c>"100GB"</c>); every unit is binary (1 G = 1024 MiB).
+/// </param>
+public sealed record CacheStorage(string SourcePath, long CapacityMib);

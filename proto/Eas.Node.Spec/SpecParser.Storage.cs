@@ -13,6 +13,13 @@ public static partial class SpecParser
 
     private const long MaxSizeLimitMib = 64L * 1024 * 1024;
 
+    /// <summary>One <c>storage[]</c> entry as read, kept even when it has errors so that cache sources are judged against what was meant.</summary>
+    /// <param name="Index">The entry's index in <c>storage</c>.</param>
+    /// <param name="MountPath">The clean mount path, or null when it is wrong.</param>
+    /// <param name="Kind">The entry's one kind, or null when it has none or several.</param>
+    /// <param name="Spec">The entry, or null when it has an error.</param>
+    private sealed record StorageEntry(int Index, string? MountPath, string? Kind, StorageSpec? Spec);
+
     private static IReadOnlyList<StorageSpec> ReadStorage(JsonObject root, SpecReader reader, SpecParseOptions options)
     {
         if (reader.Array(root, SpecPath.Root, "storage") is not { } items)
@@ -20,7 +27,7 @@ public static partial class SpecParser
             return [];
         }
 
-        var storage = new List<StorageSpec>();
+        var entries = new List<StorageEntry>();
         var mountedBy = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < items.Count; i++)
         {
@@ -40,14 +47,27 @@ public static partial class SpecParser
                 mountedBy[mountPath] = i;
             }
 
-            var entry = ReadStorageSource(item, path, reader, options);
-            if (mountPath is not null && entry is not null)
-            {
-                storage.Add(entry with { MountPath = mountPath });
-            }
+            ReadProperties(item, path, reader);
+            var entry = ReadStorageSource(item, path, reader, options, out var kind);
+            entries.Add(new StorageEntry(i, mountPath, kind, mountPath is not null && entry is not null ? entry with { MountPath = mountPath } : null));
         }
 
-        return storage;
+        CheckCacheSources(entries, reader);
+        return [.. entries.Where(e => e.Spec is not null).Select(e => e.Spec!)];
+    }
+
+    /// <summary><c>properties {resource_type, resource_use}</c>: EAS tags for the SDK; accepted and ignored.</summary>
+    private static void ReadProperties(JsonObject item, string path, SpecReader reader)
+    {
+        if (reader.Object(item, path, "properties") is not { } properties)
+        {
+            return;
+        }
+
+        var at = SpecPath.Child(path, "properties");
+        _ = reader.String(properties, at, "resource_type");
+        _ = reader.String(properties, at, "resource_use");
+        reader.OtherKeys(properties, at, "resource_type", "resource_use");
     }
 
     private static string? ReadMountPath(JsonObject item, string path, SpecReader reader)
@@ -94,12 +114,13 @@ public static partial class SpecParser
     }
 
     /// <summary>The entry's one storage kind; the returned spec's mount path is filled in by the caller.</summary>
-    private static StorageSpec? ReadStorageSource(JsonObject item, string path, SpecReader reader, SpecParseOptions options)
+    private static StorageSpec? ReadStorageSource(JsonObject item, string path, SpecReader reader, SpecParseOptions options, out string? kind)
     {
+        kind = null;
         var kinds = item.Select(p => p.Key).Where(k => k is not "mount_path" and not "properties").ToList();
-        reader.OtherKeys(item, path, [.. kinds.Append("mount_path")]);
+        reader.OtherKeys(item, path, [.. kinds, "mount_path", "properties"]);
 
-        var supported = string.Join(", ", SpecKeys.StorageKinds);
+        var supported = string.Join(", ", StorageKinds.All);
         if (kinds.Count == 0)
         {
             reader.Error(path, "has no storage kind", $"add one of {supported}, e.g. \"host\": {{\"path\": \"/srv/models\", \"readOnly\": true}}");
@@ -112,27 +133,37 @@ public static partial class SpecParser
             return null;
         }
 
-        var kind = kinds[0];
+        kind = kinds[0];
         var kindPath = SpecPath.Child(path, kind);
-        switch (kind)
+        if (!StorageKinds.All.Contains(kind, StringComparer.Ordinal))
         {
-            case "host":
-                return reader.Object(item, path, kind) is { } host ? ReadHost(host, kindPath, reader, options) : null;
-            case "empty_dir":
-                return reader.Object(item, path, kind) is { } emptyDir ? ReadEmptyDir(emptyDir, kindPath, reader) : null;
-            default:
-                if (SpecKeys.UnsupportedStorageKinds.Contains(kind, StringComparer.Ordinal))
-                {
-                    reader.Error(kindPath, $"storage kind \"{kind}\" is not supported yet; supported kinds: {supported}",
-                        "copy the data to the hosts and mount it with \"host\": {\"path\": \"/srv/data\"}");
-                }
-                else
-                {
-                    reader.Error(kindPath, $"unknown storage kind \"{kind}\"; supported kinds: {supported}", "check the spelling, or use one of the supported kinds");
-                }
+            if (SpecKeys.UnsupportedStorageKinds.Contains(kind, StringComparer.Ordinal))
+            {
+                reader.Error(kindPath, $"storage kind \"{kind}\" is not supported yet; supported kinds: {supported}",
+                    "copy the data to the hosts and mount it with \"host\": {\"path\": \"/srv/data\"}, or serve it from an S3-compatible store (\"oss\") or an NFS export (\"nfs\")");
+            }
+            else
+            {
+                reader.Error(kindPath, $"unknown storage kind \"{kind}\"; supported kinds: {supported}", "check the spelling, or use one of the supported kinds");
+            }
 
-                return null;
+            return null;
         }
+
+        if (reader.Object(item, path, kind) is not { } source)
+        {
+            return null;
+        }
+
+        return kind switch
+        {
+            StorageKinds.Host => ReadHost(source, kindPath, reader, options),
+            StorageKinds.EmptyDir => ReadEmptyDir(source, kindPath, reader),
+            StorageKinds.Oss => ReadOss(source, kindPath, reader),
+            StorageKinds.Nfs => ReadNfs(source, kindPath, reader),
+            StorageKinds.Git => ReadGit(source, kindPath, reader),
+            _ => ReadCache(source, kindPath, reader),
+        };
     }
 
     private static StorageSpec? ReadHost(JsonObject host, string path, SpecReader reader, SpecParseOptions options)

@@ -8,7 +8,8 @@ namespace Eas.Node.Spec;
 /// Writes a <see cref="ServiceSpec"/> back as canonical EAS JSON: nested keys only, every metadata
 /// value explicit (defaults included; the GPU keys only when set, <c>gpu</c> only when 1 or more), indented.
 /// The GPU driver version is written bare (<c>"550.127.08"</c>, no <c>"tesla="</c>). <see cref="SpecParser.Parse"/> reads the output back
-/// into an equal spec.
+/// into an equal spec. A git password is written (it is part of the spec); write <see cref="ServiceSpec.WithoutSecrets"/> for output
+/// that may be shown or logged.
 /// </summary>
 public static class SpecWriter
 {
@@ -190,6 +191,59 @@ public static class SpecWriter
             writer.WriteEndObject();
         }
 
+        if (storage.Oss is { } oss)
+        {
+            writer.WriteStartObject(StorageKinds.Oss);
+            writer.WriteString("path", oss.Path);
+            writer.WriteBoolean("readOnly", oss.ReadOnly);
+            WriteIfSet(writer, "endpoint", oss.Endpoint);
+            WriteIfSet(writer, "secret", oss.Secret);
+            writer.WriteEndObject();
+        }
+
+        if (storage.Nfs is { } nfs)
+        {
+            writer.WriteStartObject(StorageKinds.Nfs);
+            writer.WriteString("server", nfs.Server);
+            writer.WriteString("path", nfs.Path);
+            writer.WriteBoolean("readOnly", nfs.ReadOnly);
+            writer.WriteEndObject();
+        }
+
+        if (storage.Git is { } git)
+        {
+            // Always read-only, so readOnly is not written. The password is part of the stored spec.
+            writer.WriteStartObject(StorageKinds.Git);
+            writer.WriteString("repo", git.Repo);
+            writer.WriteString("branch", git.Branch);
+            WriteIfSet(writer, "commit", git.Commit);
+            WriteIfSet(writer, "username", git.Username);
+            WriteIfSet(writer, "password", git.Password);
+            writer.WriteEndObject();
+        }
+
+        if (storage.Cache is { } cache)
+        {
+            writer.WriteStartObject(StorageKinds.Cache);
+            writer.WriteString("path", cache.SourcePath);
+
+            // "200G" as on EAS for whole GiB; anything finer in MiB.
+            if (cache.CapacityMib > 0)
+            {
+                writer.WriteString("capacity", cache.CapacityMib % 1024 == 0 ? $"{cache.CapacityMib / 1024}G" : $"{cache.CapacityMib}Mi");
+            }
+
+            writer.WriteEndObject();
+        }
+
         writer.WriteEndObject();
+    }
+
+    private static void WriteIfSet(Utf8JsonWriter writer, string key, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(key, value);
+        }
     }
 }

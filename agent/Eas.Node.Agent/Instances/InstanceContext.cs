@@ -45,6 +45,12 @@ public sealed class InstanceContext(InstanceRecord record, AgentPaths paths)
     /// <summary>The running container, once started or re-attached.</summary>
     public ContainerProcess? Process { get; set; }
 
+    /// <summary>
+    /// Tells the coordinator how preparing goes (e.g. a cache fill's percentage); shown as the instance's reason
+    /// and as Preparing events. Callers should report at most every few seconds.
+    /// </summary>
+    public Action<string> ReportProgress { get; set; } = _ => { };
+
     /// <summary>Called by the readiness probe with each result; the runner turns it into RUNNING / READY.</summary>
     public Action<bool> ReadinessChanged { get; set; } = _ => { };
 }

@@ -60,6 +60,7 @@ public sealed class InstanceRunner : IDisposable
         _backoff = ExponentialBackoff.ForRestarts(time);
         _stopOrDetach = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _detach.Token);
         _context.ReadinessChanged = OnReadinessChanged;
+        _context.ReportProgress = progress => Publish(InstanceState.Preparing, progress);
     }
 
     /// <summary>The instance id.</summary>

@@ -62,12 +62,15 @@ public sealed class AgentOptions
     /// <summary>GPU discovery, health, sharing (MPS) and the GPU memory watchdog.</summary>
     public GpuOptions Gpu { get; set; } = new();
 
+    /// <summary>Object-store credentials and endpoint, git, and the node-local cache.</summary>
+    public StorageOptions Storage { get; set; } = new();
+
     /// <summary>The keys of the section, in the order the error messages list them.</summary>
     internal static readonly string[] Keys =
     [
         nameof(NodeName), nameof(Coordinator), nameof(Address), nameof(StateDir), nameof(Runc), nameof(Conmon),
         nameof(CniPluginDir), nameof(Bridge), nameof(Subnet), nameof(Python), nameof(PipArgs), nameof(CpuMillis),
-        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds), nameof(OutboundNetwork), nameof(Gpu),
+        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds), nameof(OutboundNetwork), nameof(Gpu), nameof(Storage),
     ];
 
     /// <summary><see cref="PipArgs"/> split into arguments.</summary>

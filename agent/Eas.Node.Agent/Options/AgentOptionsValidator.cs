@@ -93,6 +93,30 @@ internal sealed partial class AgentOptionsValidator(ConfigSource source) : IVali
             Fail("Gpu:MpsControl", $"'{gpu.MpsControl}' is not an absolute path; write it like /usr/bin/nvidia-cuda-mps-control");
         }
 
+        var storage = options.Storage;
+        foreach (var (key, path) in new[] { (nameof(storage.SecretsFile), storage.SecretsFile), (nameof(storage.S3fs), storage.S3fs), (nameof(storage.Git), storage.Git) })
+        {
+            if (!Path.IsPathFullyQualified(path))
+            {
+                Fail($"Storage:{key}", $"'{path}' is not an absolute path; write the full path, like /usr/bin/s3fs");
+            }
+        }
+
+        if (storage.CacheDir.Length > 0 && !Path.IsPathFullyQualified(storage.CacheDir))
+        {
+            Fail("Storage:CacheDir", $"'{storage.CacheDir}' is not an absolute path; write it like /var/cache/eas, or leave it empty for <StateDir>/cache");
+        }
+
+        if (storage.CacheCapacityMib < 1)
+        {
+            Fail("Storage:CacheCapacityMib", $"{storage.CacheCapacityMib} is too small; give the cache's size in MiB, like 102400");
+        }
+
+        if (storage.CacheFillParallelism is < 1 or > 64)
+        {
+            Fail("Storage:CacheFillParallelism", $"{storage.CacheFillParallelism} is out of range; use 1 to 64 parallel reads");
+        }
+
         foreach (var key in options.Labels.Keys.Where(k => k.Length == 0 || k.Length > 63))
         {
             Fail($"{nameof(options.Labels)}:{key}", "a label key must be 1-63 characters");

@@ -45,7 +45,13 @@ internal static class ConfigChecker
             var isObject = child.GetChildren().Any();
             if (key == nameof(AgentOptions.Gpu))
             {
-                CheckGpu(child, file, source, errors);
+                CheckSection(child, GpuOptions.Keys, GpuOptions.IntegerKeys, "{\"NvmlLibrary\": \"libnvidia-ml.so.1\"}", file, source, errors);
+                continue;
+            }
+
+            if (key == nameof(AgentOptions.Storage))
+            {
+                CheckSection(child, StorageOptions.Keys, StorageOptions.IntegerKeys, "{\"SecretsFile\": \"/etc/eas/storage-secrets.json\"}", file, source, errors);
                 continue;
             }
 
@@ -84,19 +90,27 @@ internal static class ConfigChecker
         return errors;
     }
 
-    private static void CheckGpu(IConfigurationSection section, IConfiguration? file, ConfigSource source, List<string> errors)
+    // A nested section (Agent:Gpu, Agent:Storage): known keys only, single values, whole numbers where the type needs one.
+    private static void CheckSection(
+        IConfigurationSection section,
+        string[] keys,
+        string[] integerKeys,
+        string example,
+        IConfiguration? file,
+        ConfigSource source,
+        List<string> errors)
     {
         if (!section.GetChildren().Any() && !string.IsNullOrEmpty(section.Value))
         {
-            errors.Add($"{WhereFrom(file, section.Path, source)}: {section.Path}: must be an object, like {{\"NvmlLibrary\": \"libnvidia-ml.so.1\"}}");
+            errors.Add($"{WhereFrom(file, section.Path, source)}: {section.Path}: must be an object, like {example}");
             return;
         }
 
-        var known = string.Join(", ", GpuOptions.Keys);
+        var known = string.Join(", ", keys);
         foreach (var child in section.GetChildren())
         {
             var where = WhereFrom(file, child.Path, source);
-            var key = GpuOptions.Keys.FirstOrDefault(k => string.Equals(k, child.Key, StringComparison.OrdinalIgnoreCase));
+            var key = keys.FirstOrDefault(k => string.Equals(k, child.Key, StringComparison.OrdinalIgnoreCase));
             if (key is null)
             {
                 errors.Add($"{where}: {child.Path}: unknown key; known keys are {known}");
@@ -105,7 +119,7 @@ internal static class ConfigChecker
             {
                 errors.Add($"{where}: {child.Path}: must be a single value, not an object or array");
             }
-            else if (GpuOptions.IntegerKeys.Contains(key) && !long.TryParse(child.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+            else if (integerKeys.Contains(key) && !long.TryParse(child.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
             {
                 errors.Add($"{where}: {child.Path}: '{child.Value}' is not a whole number; write a number without quotes or units");
             }

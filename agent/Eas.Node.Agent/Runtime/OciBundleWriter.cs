@@ -127,7 +127,13 @@ public static class OciBundleWriter
         mounts.Add(new OciMount("/proc", "proc", "proc", []));
         mounts.Add(new OciMount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]));
         mounts.Add(new OciMount("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]));
-        mounts.Add(OciMount.Tmpfs("/dev/shm", spec.ShmMib > 0 ? spec.ShmMib : DefaultShmMib, noExec: true) with { Source = "shm" });
+        var storageList = storage.ToList();
+        if (storageList.All(m => m.Destination != "/dev/shm"))
+        {
+            // An empty_dir {medium: memory} at /dev/shm replaces this one (its size_limit wins over shm_size).
+            mounts.Add(OciMount.Tmpfs("/dev/shm", spec.ShmMib > 0 ? spec.ShmMib : DefaultShmMib, noExec: true) with { Source = "shm" });
+        }
+
         mounts.Add(new OciMount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]));
         mounts.Add(new OciMount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]));
         mounts.Add(new OciMount("/sys/fs/cgroup", "cgroup", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]));
@@ -137,7 +143,7 @@ public static class OciBundleWriter
             mounts.Add(OciMount.Bind(venvDir, venvDir, readOnly: true));
         }
 
-        mounts.AddRange(storage);
+        mounts.AddRange(storageList);
 
         var resources = new JsonObject
         {

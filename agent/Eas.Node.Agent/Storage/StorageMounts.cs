@@ -34,8 +34,11 @@ public static class StorageMounts
                 case Mount.SourceOneofCase.EmptyDir:
                     mounts.Add(OciMount.Bind(EmptyDirPath(instanceDir, i), destination, mount.ReadOnly));
                     break;
+                case Mount.SourceOneofCase.None:
+                    throw new InstanceFailedException($"storage[{i}] ({destination}): the entry has no source; give it host, empty_dir, oss, nfs, git or cache");
                 default:
-                    throw new InstanceFailedException($"storage[{i}] ({destination}): no source this agent can mount (host or empty_dir)");
+                    // oss, nfs, git and cache: their drivers provide a host path (StorageHook).
+                    break;
             }
         }
 
@@ -56,23 +59,34 @@ public static class StorageMounts
         }
     }
 
+    /// <summary>True for the kinds resolved here (host, empty_dir); the others have a driver.</summary>
+    public static bool IsBuiltIn(Mount mount) => mount.SourceCase is Mount.SourceOneofCase.Host or Mount.SourceOneofCase.EmptyDir;
+
+    /// <summary>"/" + the path without surrounding slashes or blanks: how mount paths are compared.</summary>
+    public static string Normalize(string path) => "/" + path.Trim().Trim('/');
+
     /// <summary>
-    /// The host path behind <paramref name="containerPath"/>: the host mount with the longest matching
-    /// mount path, plus the rest of the path. Null when no host mount covers it.
+    /// The host path behind <paramref name="containerPath"/> through the spec's host mounts: the one with the
+    /// longest matching mount path, plus the rest of the path. Null when no host mount covers it.
     /// </summary>
-    public static string? MapToHost(InstanceSpec spec, string containerPath)
+    public static string? MapToHost(InstanceSpec spec, string containerPath) => MapToHost(
+        spec.Mounts.Where(m => m.SourceCase == Mount.SourceOneofCase.Host).ToDictionary(m => Normalize(m.MountPath), m => m.Host.Path, StringComparer.Ordinal),
+        containerPath);
+
+    /// <summary>
+    /// The host path behind <paramref name="containerPath"/> given host paths by (normalized) mount path: the
+    /// longest mount path that covers it, plus the rest of the path. Null when none covers it.
+    /// </summary>
+    public static string? MapToHost(IReadOnlyDictionary<string, string> hostPathByMountPath, string containerPath)
     {
-        var normalized = "/" + containerPath.Trim().Trim('/');
-        Mount? best = null;
-        var bestLength = -1;
-        foreach (var mount in spec.Mounts.Where(m => m.SourceCase == Mount.SourceOneofCase.Host))
+        var normalized = Normalize(containerPath);
+        string? best = null;
+        foreach (var prefix in hostPathByMountPath.Keys)
         {
-            var prefix = "/" + mount.MountPath.Trim().Trim('/');
             var covers = normalized == prefix || normalized.StartsWith(prefix == "/" ? "/" : prefix + "/", StringComparison.Ordinal);
-            if (covers && prefix.Length > bestLength)
+            if (covers && (best is null || prefix.Length > best.Length))
             {
-                best = mount;
-                bestLength = prefix.Length;
+                best = prefix;
             }
         }
 
@@ -81,8 +95,8 @@ public static class StorageMounts
             return null;
         }
 
-        var rest = normalized[Math.Min(normalized.Length, bestLength)..].TrimStart('/');
-        return rest.Length == 0 ? best.Host.Path : Path.Combine(best.Host.Path, rest);
+        var rest = normalized[Math.Min(normalized.Length, best.Length)..].TrimStart('/');
+        return rest.Length == 0 ? hostPathByMountPath[best] : Path.Combine(hostPathByMountPath[best], rest);
     }
 
     private static string Destination(Mount mount, int index)

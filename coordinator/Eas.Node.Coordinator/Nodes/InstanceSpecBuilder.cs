@@ -38,25 +38,64 @@ public static class InstanceSpecBuilder
         result.PythonRequirements.AddRange(container.PythonRequirements);
         foreach (var storage in spec.Storage)
         {
-            var mount = new Mount { MountPath = storage.MountPath };
-            if (storage.Host is { } host)
-            {
-                mount.Host = new HostPathSource { Path = host.Path };
-                mount.ReadOnly = host.ReadOnly;
-            }
-            else if (storage.EmptyDir is { } emptyDir)
-            {
-                mount.EmptyDir = new EmptyDirSource { Medium = emptyDir.Medium, SizeLimitMib = emptyDir.SizeLimitMib };
-            }
-            else
-            {
-                // The parser accepts only host and empty_dir sources today; anything else must not reach an agent half-described.
-                throw new InvalidOperationException($"storage at {storage.MountPath} has no source the agent understands");
-            }
-
-            result.Mounts.Add(mount);
+            result.Mounts.Add(BuildMount(storage));
         }
 
         return result;
+    }
+
+    /// <summary>One storage entry as the agent mounts it; git and cache mounts are always read-only.</summary>
+    private static Mount BuildMount(StorageSpec storage)
+    {
+        var mount = new Mount { MountPath = storage.MountPath };
+        if (storage.Host is { } host)
+        {
+            mount.Host = new HostPathSource { Path = host.Path };
+            mount.ReadOnly = host.ReadOnly;
+        }
+        else if (storage.EmptyDir is { } emptyDir)
+        {
+            mount.EmptyDir = new EmptyDirSource { Medium = emptyDir.Medium, SizeLimitMib = emptyDir.SizeLimitMib };
+        }
+        else if (storage.Oss is { } oss)
+        {
+            mount.Oss = new OssSource
+            {
+                Bucket = oss.Bucket.Trim('/'),
+                Prefix = oss.Prefix.Trim('/'),
+                Endpoint = oss.Endpoint ?? "",
+                Secret = oss.Secret ?? "",
+            };
+            mount.ReadOnly = oss.ReadOnly;
+        }
+        else if (storage.Nfs is { } nfs)
+        {
+            mount.Nfs = new NfsSource { Server = nfs.Server, Path = nfs.Path };
+            mount.ReadOnly = nfs.ReadOnly;
+        }
+        else if (storage.Git is { } git)
+        {
+            mount.Git = new GitSource
+            {
+                Repo = git.Repo,
+                Branch = git.Branch,
+                Commit = git.Commit ?? "",
+                Username = git.Username ?? "",
+                Password = git.Password ?? "",
+            };
+            mount.ReadOnly = true;
+        }
+        else if (storage.Cache is { } cache)
+        {
+            mount.Cache = new CacheSource { SourcePath = cache.SourcePath, CapacityMib = cache.CapacityMib };
+            mount.ReadOnly = true;
+        }
+        else
+        {
+            // A spec from the parser always has a source; anything else must not reach an agent half-described.
+            throw new InvalidOperationException($"storage at {storage.MountPath} has no source the agent understands");
+        }
+
+        return mount;
     }
 }

@@ -24,6 +24,12 @@ public static class InstanceTransitions
             events.Add(Event("Restarted", $"restarted (restart {status.Restarts}){why}"));
         }
 
+        // Progress while preparing (a cache fill, a venv build) is worth a line in the event log.
+        if (next == InstanceState.Preparing && status.Reason.Length > 0 && status.Reason != instance.Reason)
+        {
+            events.Add(Event("Preparing", status.Reason));
+        }
+
         if (next != previous)
         {
             switch (next)

@@ -226,7 +226,7 @@ public sealed record GpuAllocationRecord(string Kind, IReadOnlyList<string> GpuU
 /// <param name="Time">When it happened.</param>
 /// <param name="Service">The service it concerns.</param>
 /// <param name="InstanceId">The instance it concerns, or "".</param>
-/// <param name="Type">Created, Modified, Scaled, Scheduled, Started, Ready, Restarted, Failed, Stopping, Stopped, Deleted.</param>
+/// <param name="Type">Created, Modified, Scaled, Scheduled, Preparing, Started, Ready, Restarted, Rescheduled, Failed, Stopping, Stopped, Deleted.</param>
 /// <param name="Message">A sentence for a person.</param>
 /// <param name="Node">The node it happened on, or "".</param>
 public sealed record EventRecord(long Seq, DateTimeOffset Time, string Service, string InstanceId, string Type, string Message, string Node);

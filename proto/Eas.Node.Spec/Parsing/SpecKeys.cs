@@ -76,16 +76,12 @@ internal static class SpecKeys
         "containers[].readiness_check",
         "containers[].startup_check",
         "containers[].health_check",
-        "storage[].properties",
         "features[\"eas.aliyun.com/extra-ephemeral-storage\"]",
     };
 
     /// <summary>Storage kinds EAS has and Eas.Node cannot mount yet: an error, since the instance would miss its data.</summary>
     public static readonly IReadOnlyList<string> UnsupportedStorageKinds =
-        ["oss", "nfs", "git", "cache", "pvc", "image", "dataset", "model", "code", "cpfs", "bmcpfs"];
-
-    /// <summary>Storage kinds Eas.Node mounts.</summary>
-    public static readonly IReadOnlyList<string> StorageKinds = ["host", "empty_dir"];
+        ["pvc", "image", "dataset", "model", "code", "cpfs", "bmcpfs"];
 
     public static bool IsCloudOnly(string path) => _cloudOnly.Contains(SpecPath.Schema(path));
 

@@ -63,6 +63,17 @@ public sealed class OciBundleWriterTests
     }
 
     [Fact]
+    public void Build_EmptyDirInMemoryAtDevShm_ReplacesTheDefaultShm()
+    {
+        var storage = new[] { OciMount.Tmpfs("/dev/shm", 2048) with { Source = "empty_dir" } };
+
+        var config = OciBundleWriter.Build(Assignment(spec => spec.ShmMib = 256), storage, "", "/state/tmp", []);
+
+        var shm = config["mounts"]!.AsArray().Where(m => m!["destination"]!.GetValue<string>() == "/dev/shm").ToList();
+        shm.Should().ContainSingle().Which!["options"]!.AsArray().Select(o => o!.GetValue<string>()).Should().Contain("size=2048m");
+    }
+
+    [Fact]
     public void Build_Mounts_HostDirsReadOnlyThenSystemThenStorage()
     {
         var storage = new[] { OciMount.Bind("/srv/code", "/mnt/data", readOnly: true) };

@@ -31,7 +31,7 @@ public static partial class SpecParser
         var endpoint = OptionalText(oss, path, "endpoint", reader);
         if (endpoint is not null && !IsEndpoint(endpoint))
         {
-            reader.Error(SpecPath.Child(path, "endpoint"), $"{SpecReader.Quote(endpoint)} is not an object-store endpoint; an endpoint is \"host[:port]\" or an http(s) URL with no path",
+            reader.Error(SpecPath.Child(path, "endpoint"), $"{SpecReader.Quote(WithoutUserInfo(endpoint))} is not an object-store endpoint; an endpoint is \"host[:port]\" or an http(s) URL with no path",
                 "write e.g. \"minio.internal:9000\" or \"https://s3.example.com\", or remove it for the node's default (Agent:Storage:OssEndpoint)");
             endpoint = null;
         }
@@ -375,10 +375,10 @@ public static partial class SpecParser
 
             var at = SpecPath.Child(SpecPath.Child(SpecPath.Index("storage", entry.Index), StorageKinds.Cache), "path");
             var source = cache.SourcePath;
-            var rule = "a cache copies a folder that another storage entry of this spec mounts, and only a host, oss, nfs or git entry";
+            const string Rule = "a cache copies a folder that another storage entry of this spec mounts, and only a host, oss, nfs or git entry";
             if (PosixPath.IsUnder(source, entry.MountPath!) || PosixPath.IsUnder(entry.MountPath!, source))
             {
-                reader.Error(at, $"{source} and this entry's mount_path {entry.MountPath} lie inside one another; {rule}",
+                reader.Error(at, $"{source} and this entry's mount_path {entry.MountPath} lie inside one another; a cache is mounted outside the folder it copies",
                     "mount the cache somewhere else, e.g. \"mount_path\": \"/models\" with \"path\": \"/mnt/oss/models\"");
                 continue;
             }
@@ -399,17 +399,17 @@ public static partial class SpecParser
                 ? $"set path to a folder under one of: {string.Join(", ", candidates)}"
                 : "add a host, oss, nfs or git storage entry that mounts the data, and set path to a folder under its mount_path";
             var problem = owner is null
-                ? $"{source} is not under the mount_path of another storage entry; {rule}"
+                ? $"{source} is not under the mount_path of another storage entry; {Rule}"
                 : owner.Kind is null
-                    ? $"{source} is under storage[{owner.Index}] ({owner.MountPath}), which has no single kind; {rule}"
-                    : $"{source} is under storage[{owner.Index}] ({owner.MountPath}), a {owner.Kind} entry; {rule}";
+                    ? $"{source} is under storage[{owner.Index}] ({owner.MountPath}), which has no single kind; {Rule}"
+                    : $"{source} is under storage[{owner.Index}] ({owner.MountPath}), whose kind is {owner.Kind}; {Rule}";
             reader.Error(at, problem, fix);
         }
     }
 
     /// <summary>
     /// <c>capacity</c> in MiB: a number is GB (<c>200</c>); a string carries a unit, M, G or T, optionally followed by
-    /// <c>i</c> or <c>B</c> (<c>"200G"</c>, <c>"512Mi"</c>, <c>"1.5T"</c>, <c>"100GB"</c>). Every unit is binary. Fractions round up.
+    /// <c>i</c>, <c>B</c> or <c>iB</c>, in any case (<c>"200G"</c>, <c>"512Mi"</c>, <c>"1.5T"</c>, <c>"100GB"</c>). Every unit is binary. Fractions round up.
     /// </summary>
     private static long? CapacityMib(JsonNode? node, string path, SpecReader reader)
     {
@@ -468,6 +468,6 @@ public static partial class SpecParser
     [GeneratedRegex(@"^[0-9a-fA-F]{7,40}\z")]
     private static partial Regex CommitPattern();
 
-    [GeneratedRegex(@"^(?<amount>[0-9]+(\.[0-9]+)?)\s*(?<unit>[MGTmgt])(i|I|B|b|iB)?\z")]
+    [GeneratedRegex(@"^(?<amount>[0-9]+(\.[0-9]+)?)\s*(?<unit>[MGT])(iB|i|B)?\z", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex CapacityPattern();
 }

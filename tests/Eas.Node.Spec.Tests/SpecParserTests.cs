@@ -328,8 +328,8 @@ public sealed class SpecParserTests
     [InlineData("{ \"empty_dir\": {} }", "storage[0].mount_path", "required")]
     [InlineData("{ \"mount_path\": \"/a\" }", "storage[0]", "no storage kind")]
     [InlineData("{ \"mount_path\": \"/a\", \"host\": { \"path\": \"/x\" }, \"empty_dir\": {} }", "storage[0]", "2 storage kinds")]
-    [InlineData("{ \"mount_path\": \"/a\", \"oss\": { \"path\": \"oss://b/\" } }", "storage[0].oss", "\"oss\" is not supported yet")]
-    [InlineData("{ \"mount_path\": \"/a\", \"nfs\": { \"server\": \"x\" } }", "storage[0].nfs", "\"nfs\" is not supported yet")]
+    [InlineData("{ \"mount_path\": \"/a\", \"pvc\": { \"name\": \"b\" } }", "storage[0].pvc", "\"pvc\" is not supported yet")]
+    [InlineData("{ \"mount_path\": \"/a\", \"image\": { \"image\": \"x\" } }", "storage[0].image", "\"image\" is not supported yet")]
     [InlineData("{ \"mount_path\": \"/a\", \"host\": {} }", "storage[0].host.path", "required")]
     [InlineData("{ \"mount_path\": \"/a\", \"host\": { \"path\": \"/x\", \"readOnly\": \"yes\" } }", "storage[0].host.readOnly", "must be true or false")]
     [InlineData("{ \"mount_path\": \"/a\", \"empty_dir\": { \"medium\": \"ssd\" } }", "storage[0].empty_dir.medium", "not a medium")]
@@ -352,12 +352,12 @@ public sealed class SpecParserTests
     }
 
     [Fact]
-    public void Parse_CloudStorageProperties_WarnedNotFailed()
+    public void Parse_StorageProperties_AcceptedWithoutWarnings()
     {
         var result = SpecParser.Parse(Minimal(top: """, "storage": [{ "mount_path": "/data", "empty_dir": {}, "properties": { "resource_type": "model" } }]"""));
 
         result.IsValid.Should().BeTrue();
-        result.Warnings.Single().Path.Should().Be("storage[0].properties");
+        result.Warnings.Should().BeEmpty();
     }
 
     [Fact]

@@ -12,7 +12,8 @@ public sealed class SpecPropertyTests
         "metadata", "name", "instance", "cpu", "memory", "shm_size", "rpc", "keepalive", "enable_sigterm", "eas",
         "termination_grace_period", "containers", "image", "script", "command", "port", "env", "value", "prepare",
         "pythonRequirements", "pythonRequirementsPath", "storage", "mount_path", "host", "path", "readOnly", "empty_dir",
-        "medium", "size_limit", "token", "oss", "nfs", "rpc.keepalive", "metadata.instance", "metadata.name",
+        "medium", "size_limit", "token", "oss", "nfs", "git", "cache", "properties", "resource_type", "server", "endpoint", "secret",
+        "repo", "branch", "commit", "username", "password", "capacity", "accessKeyId", "oss.path", "rpc.keepalive", "metadata.instance", "metadata.name",
         "eas.termination_grace_period", "prepare.pythonRequirements", "features", "labels", "cloud", "workspace_id",
         "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "metadata.gpu", "metadata.gpu_memory",
         "eas.aliyun.com/gpu-driver-version", "features.eas.aliyun.com/gpu-driver-version",
@@ -23,7 +24,9 @@ public sealed class SpecPropertyTests
     [
         "host", "flask_demo", "svc", "", " ", "/mnt/data", "/mnt/../x", "data", "..", "/", "/proc", "/dev/shm", "512Mi",
         "2Gi", "2", "-1", "true", "null", "memory", "python3 app.py", "'unclosed", "a\\", "8080", "\n", "\u00e9\u00e8",
-        "python:3.12", "H100", "tesla=550.127.08", "550", "550.", "tesla=",
+        "python:3.12", "H100", "tesla=550.127.08", "550", "550.", "tesla=", "oss://bucket/x/", "oss://bucket", "oss://B/",
+        "oss://bucket/../x", "minio:9000", "https://s3.local", "https://h/r.git", "https://u:p@h/r.git", "file:///srv/r", "nas",
+        "10.0.0.5", "abcdef1", "200G", "1.5T", "100GB", "/mnt/oss/m", "/mnt/a/x",
     ];
 
     private static readonly Gen<string> _scalarJson = Gen.OneOf(
@@ -49,7 +52,11 @@ public sealed class SpecPropertyTests
           "containers": [{ "image": "host", "command": "python3 app.py", "port": 8000,
                            "env": [{ "name": "A", "value": "1" }], "prepare": { "pythonRequirements": ["flask"] } }],
           "storage": [{ "mount_path": "/mnt/a", "host": { "path": "/srv/a", "readOnly": true } },
-                      { "mount_path": "/dev/shm", "empty_dir": { "medium": "memory", "size_limit": 1 } }],
+                      { "mount_path": "/dev/shm", "empty_dir": { "medium": "memory", "size_limit": 1 } },
+                      { "mount_path": "/mnt/oss", "oss": { "path": "oss://bucket/m/", "endpoint": "minio:9000", "secret": "s" } },
+                      { "mount_path": "/mnt/nfs", "nfs": { "server": "nas", "path": "/x" } },
+                      { "mount_path": "/code", "git": { "repo": "https://h/r.git", "commit": "abcdef1", "username": "u", "password": "p" } },
+                      { "mount_path": "/model", "cache": { "path": "/mnt/oss/m", "capacity": "2G" }, "properties": { "resource_type": "model" } }],
           "token": "abc" }
         """;
 
@@ -63,6 +70,11 @@ public sealed class SpecPropertyTests
         "containers[0].prepare.pythonRequirements[0]", "containers[0].prepare.pythonRequirementsPath", "storage", "storage[0]",
         "storage[2]", "storage[0].mount_path", "storage[0].host", "storage[0].host.path", "storage[0].host.readOnly",
         "storage[1].empty_dir", "storage[1].empty_dir.size_limit", "storage[1].empty_dir.medium", "storage[1].oss", "token", "cloud",
+        "storage[2].oss", "storage[2].oss.path", "storage[2].oss.readOnly", "storage[2].oss.endpoint", "storage[2].oss.secret",
+        "storage[2].oss.accessKeyId", "storage[2].mount_path", "storage[3].nfs", "storage[3].nfs.server", "storage[3].nfs.path",
+        "storage[4].git", "storage[4].git.repo", "storage[4].git.branch", "storage[4].git.commit", "storage[4].git.password",
+        "storage[4].git.readOnly", "storage[5].cache", "storage[5].cache.path", "storage[5].cache.capacity", "storage[5].properties",
+        "storage[5].mount_path", "storage[6]",
         "metadata.gpu", "metadata.gpu_memory", "metadata.gpu_core_percentage", "metadata.gpu_model", "features",
         "features.eas.aliyun.com/gpu-driver-version", "features.eas.aliyun.com/other",
     ];
@@ -146,11 +158,68 @@ public sealed class SpecPropertyTests
                 PythonRequirementsPath = requirementsPath,
             });
 
+    private static readonly Gen<string> _bucket =
+        Gen.Select(Gen.Char["abz09"], Gen.Char["abz09.-"].Array[1, 61], Gen.Char["abz09"], (first, middle, last) => first + new string(middle) + last)
+            .Where(b => !b.Contains("..", StringComparison.Ordinal));
+
+    private static readonly Gen<OssStorage> _oss =
+        Gen.Select(
+            _bucket,
+            _word.Array[0, 3].Select(parts => string.Join('/', parts)),
+            Gen.OneOf<string>("minio.internal:9000", "https://s3.example.com", "http://127.0.0.1:9000/", "s3.local", "[::1]:9000").Null(0.5),
+            Gen.Char["azAZ09-_."].Array[1, 128].Select(c => new string(c)).Null(0.5),
+            Gen.Bool,
+            (bucket, prefix, endpoint, secret, readOnly) => new OssStorage(bucket, prefix, endpoint, secret, readOnly));
+
+    private static readonly Gen<NfsStorage> _nfs =
+        Gen.Select(
+            Gen.OneOf(
+                Gen.OneOf<string>("nas", "10.0.0.5", "fd00::5", "xxx.nas.aliyuncs.com"),
+                Gen.Char["abcz09"].Array[1, 8].Select(c => new string(c)).Array[1, 3].Select(labels => "h" + string.Join('.', labels))),
+            Gen.OneOf(Gen.Const("/"), _absolutePath),
+            Gen.Bool,
+            (server, path, readOnly) => new NfsStorage(server, path, readOnly));
+
+    private static readonly Gen<GitStorage> _git =
+        Gen.Select(
+            Gen.OneOf(_word.Select(w => $"https://git.example.com/team/{w}.git"), _word.Select(w => $"file:///srv/git/{w}"), Gen.Const("http://10.0.0.7:3000/app.git")),
+            Gen.OneOf(Gen.OneOf<string>("master", "main"), _word.Select(w => "release/" + w)),
+            Gen.Char["0123456789abcdef"].Array[7, 40].Select(c => new string(c)).Null(0.5),
+            _word.Null(0.5),
+            Gen.Char["abcXYZ019 _-.,;:/'\"\\$`\u00e9\u4e2d"].Array[1, 20].Select(c => new string(c)).Null(0.5),
+            (repo, branch, commit, username, password) => new GitStorage(repo, branch, commit, username, password));
+
     private static readonly Gen<StorageSpec> _storage =
-        Gen.Select(_absolutePath, Gen.Bool, _absolutePath, Gen.Bool, Gen.Bool, Gen.Long[0, 64L * 1024 * 1024],
-            (mount, isHost, hostPath, flag, memory, size) => isHost
-                ? new StorageSpec { MountPath = "/m" + mount, Host = new HostStorage(hostPath, flag) }
-                : new StorageSpec { MountPath = "/m" + mount, EmptyDir = new EmptyDirStorage(memory ? "memory" : "", size) });
+        Gen.Select(_absolutePath, Gen.Int[0, 4], _absolutePath, Gen.Bool, Gen.Long[0, 64L * 1024 * 1024], _oss, _nfs, _git,
+            (mount, kind, hostPath, flag, size, oss, nfs, git) => kind switch
+            {
+                0 => new StorageSpec { MountPath = "/m" + mount, Host = new HostStorage(hostPath, flag) },
+                1 => new StorageSpec { MountPath = "/m" + mount, EmptyDir = new EmptyDirStorage(flag ? "memory" : "", size) },
+                2 => new StorageSpec { MountPath = "/m" + mount, Oss = oss },
+                3 => new StorageSpec { MountPath = "/m" + mount, Nfs = nfs },
+                _ => new StorageSpec { MountPath = "/m" + mount, Git = git },
+            });
+
+    /// <summary>
+    /// Up to four entries of any kind but cache, then up to two caches of folders those entries mount. A cache's
+    /// subfolder has a '-' that no generated mount path has, so no other entry lies between a cache and its source.
+    /// </summary>
+    private static readonly Gen<List<StorageSpec>> _storageList =
+        Gen.Select(
+            _storage.Array[0, 4],
+            Gen.Select(Gen.Int[0, 100], _word.Null(0.5), _word, Gen.Long[0, 64L * 1024 * 1024]).Array[0, 2],
+            (entries, caches) =>
+            {
+                var storage = entries.DistinctBy(s => s.MountPath).ToList();
+                var sources = storage.Where(s => StorageKinds.CacheSources.Contains(s.Kind)).ToList();
+                foreach (var (pick, sub, mount, capacity) in sources.Count > 0 ? caches : [])
+                {
+                    var source = sources[pick % sources.Count].MountPath + (sub is null ? "" : "/x-" + sub);
+                    storage.Add(new StorageSpec { MountPath = "/c/" + mount, Cache = new CacheStorage(source, capacity) });
+                }
+
+                return storage.DistinctBy(s => s.MountPath).ToList();
+            });
 
     private static readonly Gen<string> _gpuModel =
         Gen.Char["AZaz09-_. "].Array[1, 64].Select(c => new string(c).Trim()).Where(t => t.Length > 0);
@@ -176,7 +245,7 @@ public sealed class SpecPropertyTests
             Gen.Double[0.001, 1024].Nullable(0.5),
             Gen.Select(Gen.Int[1, 3_600_000], Gen.Bool, Gen.Int[0, 3600]),
             _container,
-            Gen.Select(_storage.Array[0, 4], Gen.Char["Az09._~+/=-"].Array[1, 40].Select(c => new string(c)).Null(0.3), _gpu),
+            Gen.Select(_storageList, Gen.Char["Az09._~+/=-"].Array[1, 40].Select(c => new string(c)).Null(0.3), _gpu),
             (name, instance, cpu, memory, shm, rpc, container, rest) => rest.Item3(new ServiceSpec
             {
                 Name = name,
@@ -188,15 +257,21 @@ public sealed class SpecPropertyTests
                 EnableSigterm = rpc.Item2,
                 TerminationGracePeriodSeconds = rpc.Item3,
                 Container = container,
-                Storage = rest.Item1.DistinctBy(s => s.MountPath).ToList(),
+                Storage = rest.Item1,
                 Token = rest.Item2,
             }));
 
     [Fact]
     public void ToJson_ValidSpec_ParsesBackToAnEqualSpec()
     {
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         _spec.Sample(spec =>
         {
+            foreach (var storage in spec.Storage)
+            {
+                seen.AddOrUpdate(storage.Kind, 1, (_, n) => n + 1);
+            }
+
             var json = SpecWriter.ToJson(spec);
 
             var result = SpecParser.Parse(json);
@@ -207,6 +282,8 @@ public sealed class SpecPropertyTests
             result.Spec!.GetHashCode().Should().Be(spec.GetHashCode());
             SpecWriter.ToJson(result.Spec).Should().Be(json);
         }, iter: 1000);
+
+        seen.Keys.Should().BeEquivalentTo(StorageKinds.All, "the generator must cover every storage kind");
     }
 
     [Fact]

@@ -15,6 +15,9 @@ if ! dotnet format Eas.Node.sln --verify-no-changes --no-restore; then
   exit 1
 fi
 
+# The oss storage tests mount a real S3 server (s3rver, pinned in tests/tools) with s3fs.
+scripts/install-test-tools.sh
+
 status=0
 for project in tests/*/*.csproj; do
   name="$(basename "$project" .csproj)"

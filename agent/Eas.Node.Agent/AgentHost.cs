@@ -177,6 +177,10 @@ public static class AgentHost
         services.AddSingleton<NetworkNamespaces>();
         services.AddSingleton<PythonVenvs>();
         services.AddSingleton<VenvHook>();
+        services.AddSingleton<IStorageDriver, GitStorageDriver>();
+        services.AddSingleton<IStorageDriver, OssStorageDriver>();
+        services.AddSingleton<IStorageDriver, NfsStorageDriver>();
+        services.AddSingleton<IStorageDriver, CacheStorageDriver>();
         services.AddSingleton<StorageHook>();
         services.AddSingleton<NetworkHook>();
         services.AddSingleton<ContainerHook>();

@@ -4,6 +4,7 @@ using Eas.Node.Agent.Network;
 using Eas.Node.Agent.Options;
 using Eas.Node.Agent.Runtime;
 using Eas.Node.Agent.State;
+using Eas.Node.Agent.Storage;
 using Eas.Node.Contracts.V1;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -67,6 +68,8 @@ public sealed class AgentCleanup(
             CleanupLog.Removed(logger, id);
         }
 
+        // Shared oss/nfs mounts the instances' release left (or that no recorded instance uses), and their s3fs daemons.
+        await SharedHostMounts.CleanupAsync(paths.Root, logger, cancellationToken);
         await mps.RetainOnlyAsync(new HashSet<string>(), cancellationToken);
         cgroups.RemoveEmptyParents();
         await namespaces.DeleteBridgeAsync(options.Value.Bridge, cancellationToken);

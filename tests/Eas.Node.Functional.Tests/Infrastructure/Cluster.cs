@@ -50,6 +50,9 @@ public class Cluster : IAsyncLifetime
     /// <summary>The fake NVML profile of the agent, or null for a node without GPUs (and without NVML).</summary>
     public string? FakeGpus { get; }
 
+    /// <summary>The agent's Agent:Storage:SecretsFile (credentials of the test S3 server).</summary>
+    public string StorageSecretsFile => Path.Combine(Dir, "storage-secrets.json");
+
     /// <summary>The fake NVML's state directory (what <c>fake-nvml --state</c> drives).</summary>
     public string FakeNvmlState { get; }
 
@@ -89,8 +92,16 @@ public class Cluster : IAsyncLifetime
                   "MpsControl": "{{Repo.FakeMpsControl}}", "XidHoldSeconds": 2, "WatchdogGraceSeconds": 2, "ReportSeconds": 1 }
                 """;
         await File.WriteAllTextAsync(AgentConfig, $$"""
-            { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}", "Gpu": {{gpu}} } }
+            { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}", "Gpu": {{gpu}},
+              "Storage": { "SecretsFile": "{{StorageSecretsFile}}" } } }
             """);
+
+        // The node's object-store credentials: those of the test S3 server (s3rver), root-only as the agent demands.
+        await File.WriteAllTextAsync(StorageSecretsFile, """{"default": {"accessKeyId": "S3RVER", "secretAccessKey": "S3RVER"}}""");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(StorageSecretsFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         _channel = GrpcChannel.ForAddress(CoordinatorUrl);
         Services = new Services.ServicesClient(_channel);
         StartCoordinator();

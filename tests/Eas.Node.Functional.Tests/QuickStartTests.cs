@@ -58,6 +58,10 @@ public sealed partial class QuickStartTests(Cluster cluster)
         {
             big.Headers.TryAddWithoutValidation("Authorization", service.Token);
             big.Content = new ByteArrayContent(new byte[2 * 1024 * 1024]);
+
+            // As curl does for large bodies: wait for the server's verdict before sending, so a 413 that comes
+            // before the body is read is seen as such rather than as a broken pipe while still writing.
+            big.Headers.ExpectContinue = true;
             (await _http.SendAsync(big)).StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
         }
 

@@ -225,9 +225,19 @@ public static partial class SpecParser
     /// <c>size_limit</c> in MiB: a number is GiB (EAS: <c>"size_limit": 2</c>); a string carries a
     /// unit, Mi, Gi or Ti (<c>"512Mi"</c>, <c>"1.5Gi"</c>). Fractions round up to a whole MiB.
     /// </summary>
-    private static long? SizeLimitMib(JsonNode? node, string path, SpecReader reader)
+    private static long? SizeLimitMib(JsonNode? node, string path, SpecReader reader) => SizeMib(
+        node,
+        path,
+        reader,
+        new SizeRules("size_limit", "GiB", "Gi", SizePattern(), unit => unit switch { "Mi" => 1, "Gi" => 1024, _ => 1024 * 1024 },
+            "write a number of GiB such as 2, or a string such as \"512Mi\" or \"2Gi\""));
+
+    /// <summary>How one size field reads: its name, the unit of a bare number, the unit strings and the fix.</summary>
+    private sealed record SizeRules(string Field, string NumberUnit, string SuggestedUnit, Regex Pattern, Func<string, double> UnitMib, string Fix);
+
+    /// <summary>A size in MiB: a bare number in <see cref="SizeRules.NumberUnit"/>, or a string the rules' pattern reads; up to 64 TiB.</summary>
+    private static long? SizeMib(JsonNode? node, string path, SpecReader reader, SizeRules rules)
     {
-        const string Fix = "write a number of GiB such as 2, or a string such as \"512Mi\" or \"2Gi\"";
         double mib;
         string shown;
         switch (SpecReader.Kind(node))
@@ -241,28 +251,28 @@ public static partial class SpecParser
                 shown = SpecReader.Quote(text);
                 if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
                 {
-                    reader.Error(path, $"must be a number of GiB or a size with a unit, got the string {shown}", $"write {text} without quotes for {text} GiB, or add a unit: \"{text}Gi\"");
+                    reader.Error(path, $"must be a number of {rules.NumberUnit} or a size with a unit, got the string {shown}",
+                        $"write {text} without quotes for {text} {rules.NumberUnit}, or add a unit: \"{text}{rules.SuggestedUnit}\"");
                     return null;
                 }
 
-                var match = SizePattern().Match(text);
+                var match = rules.Pattern.Match(text);
                 if (!match.Success)
                 {
-                    reader.Error(path, $"{shown} is not a size", Fix);
+                    reader.Error(path, $"{shown} is not a size", rules.Fix);
                     return null;
                 }
 
-                var amount = double.Parse(match.Groups["amount"].Value, CultureInfo.InvariantCulture);
-                mib = amount * match.Groups["unit"].Value switch { "Mi" => 1, "Gi" => 1024, _ => 1024 * 1024 };
+                mib = double.Parse(match.Groups["amount"].Value, CultureInfo.InvariantCulture) * rules.UnitMib(match.Groups["unit"].Value);
                 break;
             default:
-                reader.Error(path, $"must be a number of GiB or a size string, got {SpecReader.Describe(node)}", Fix);
+                reader.Error(path, $"must be a number of {rules.NumberUnit} or a size string, got {SpecReader.Describe(node)}", rules.Fix);
                 return null;
         }
 
         if (!(mib > 0) || mib > MaxSizeLimitMib)
         {
-            reader.Error(path, $"{shown} is out of range; size_limit must be more than 0 and at most 65536 GiB", Fix);
+            reader.Error(path, $"{shown} is out of range; {rules.Field} must be more than 0 and at most 65536 {rules.NumberUnit}", rules.Fix);
             return null;
         }
 

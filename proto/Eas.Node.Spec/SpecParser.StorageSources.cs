@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -411,49 +410,12 @@ public static partial class SpecParser
     /// <c>capacity</c> in MiB: a number is GB (<c>200</c>); a string carries a unit, M, G or T, optionally followed by
     /// <c>i</c>, <c>B</c> or <c>iB</c>, in any case (<c>"200G"</c>, <c>"512Mi"</c>, <c>"1.5T"</c>, <c>"100GB"</c>). Every unit is binary. Fractions round up.
     /// </summary>
-    private static long? CapacityMib(JsonNode? node, string path, SpecReader reader)
-    {
-        const string Fix = "write a size such as \"200G\", \"512Mi\" or \"1.5T\", or a number of GB such as 200; remove it for the node's default";
-        double mib;
-        string shown;
-        switch (SpecReader.Kind(node))
-        {
-            case JsonValueKind.Number:
-                shown = node!.ToJsonString();
-                mib = node.GetValue<double>() * 1024;
-                break;
-            case JsonValueKind.String:
-                var text = node!.GetValue<string>().Trim();
-                shown = SpecReader.Quote(text);
-                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-                {
-                    reader.Error(path, $"must be a number of GB or a size with a unit, got the string {shown}", $"write {text} without quotes for {text} GB, or add a unit: \"{text}G\"");
-                    return null;
-                }
-
-                var match = CapacityPattern().Match(text);
-                if (!match.Success)
-                {
-                    reader.Error(path, $"{shown} is not a size", Fix);
-                    return null;
-                }
-
-                var amount = double.Parse(match.Groups["amount"].Value, CultureInfo.InvariantCulture);
-                mib = amount * char.ToUpperInvariant(match.Groups["unit"].Value[0]) switch { 'M' => 1, 'G' => 1024, _ => 1024 * 1024 };
-                break;
-            default:
-                reader.Error(path, $"must be a number of GB or a size string, got {SpecReader.Describe(node)}", Fix);
-                return null;
-        }
-
-        if (!(mib > 0) || mib > MaxSizeLimitMib)
-        {
-            reader.Error(path, $"{shown} is out of range; capacity must be more than 0 and at most 65536 GB", Fix);
-            return null;
-        }
-
-        return (long)Math.Ceiling(mib);
-    }
+    private static long? CapacityMib(JsonNode? node, string path, SpecReader reader) => SizeMib(
+        node,
+        path,
+        reader,
+        new SizeRules("capacity", "GB", "G", CapacityPattern(), unit => char.ToUpperInvariant(unit[0]) switch { 'M' => 1, 'G' => 1024, _ => 1024 * 1024 },
+            "write a size such as \"200G\", \"512Mi\" or \"1.5T\", or a number of GB such as 200; remove it for the node's default"));
 
     /// <summary>An optional string; <c>""</c> counts as not given.</summary>
     private static string? OptionalText(JsonObject obj, string path, string key, SpecReader reader) =>

@@ -302,11 +302,14 @@ internal static class HostMountTable
     /// <summary>The type of the topmost mount at <paramref name="path"/>; null when nothing is mounted there.</summary>
     public static string? TypeAt(string path) => Read().LastOrDefault(m => m.MountPoint == path).Type;
 
-    /// <summary>Mount points strictly below <paramref name="dir"/>.</summary>
-    public static IReadOnlyList<string> MountPointsUnder(string dir)
+    /// <summary>Mount points strictly below <paramref name="dir"/> (and <paramref name="dir"/> itself when <paramref name="includeDir"/>).</summary>
+    public static IReadOnlyList<string> MountPointsUnder(string dir, bool includeDir = false)
     {
         var prefix = dir.TrimEnd('/') + "/";
-        return [.. Read().Select(m => m.MountPoint).Where(p => p.StartsWith(prefix, StringComparison.Ordinal)).Distinct(StringComparer.Ordinal)];
+        return [.. Read()
+            .Select(m => m.MountPoint)
+            .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) || (includeDir && p == dir))
+            .Distinct(StringComparer.Ordinal)];
     }
 
     /// <summary>mountinfo writes space, tab, newline and backslash as \040, \011, \012 and \134.</summary>

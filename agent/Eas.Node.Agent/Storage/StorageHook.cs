@@ -58,31 +58,9 @@ public sealed class StorageHook(IEnumerable<IStorageDriver> drivers) : IPrestart
 
         // runc mounts inside the container's own mount namespace, so normally nothing is mounted here on the
         // host; this catches what a crashed runc or an operator left behind, deepest first.
-        foreach (var mountPoint in MountsUnder(context.Dir).OrderByDescending(p => p.Length))
+        foreach (var mountPoint in HostMountTable.MountPointsUnder(context.Dir, includeDir: true).OrderByDescending(p => p.Length))
         {
             Mounts.Detach(mountPoint);
         }
-    }
-
-    /// <summary>Mount points at or below <paramref name="dir"/>, from /proc/self/mountinfo.</summary>
-    internal static IReadOnlyList<string> MountsUnder(string dir)
-    {
-        var prefix = dir.TrimEnd('/') + "/";
-        var found = new List<string>();
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            // id parent major:minor root mount-point ...; octal escapes (\040) for spaces.
-            var fields = line.Split(' ');
-            if (fields.Length > 4)
-            {
-                var mountPoint = fields[4].Replace("\\040", " ", StringComparison.Ordinal);
-                if (mountPoint == dir || mountPoint.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    found.Add(mountPoint);
-                }
-            }
-        }
-
-        return found;
     }
 }

@@ -53,10 +53,7 @@ public sealed class CoordinatorStreamTests(ITestOutputHelper output)
             // An older generation is ignored: nothing stops.
             coordinator.Send(Desired(1, 0));
             await Task.Delay(500);
-            lock (coordinator.All)
-            {
-                coordinator.All.Where(m => m.Status is not null).SelectMany(m => m.Status.Instances).Should().NotContain(s => s.State == InstanceState.Terminating);
-            }
+            coordinator.All.Where(m => m.Status is not null).SelectMany(m => m.Status.Instances).Should().NotContain(s => s.State == InstanceState.Terminating);
 
             // Logs.
             using (var http = new HttpClient())

@@ -22,7 +22,19 @@ internal sealed class FakeCoordinator : Nodes.NodesBase, IAsyncDisposable
 
     public int Connections => _connections;
 
-    public List<AgentMessage> All { get; } = [];
+    private readonly List<AgentMessage> _all = [];
+
+    /// <summary>Every message agents sent so far: a snapshot, safe to enumerate while more arrive.</summary>
+    public IReadOnlyList<AgentMessage> All
+    {
+        get
+        {
+            lock (_all)
+            {
+                return [.. _all];
+            }
+        }
+    }
 
     public static async Task<FakeCoordinator> StartAsync(int port = 0)
     {
@@ -56,9 +68,9 @@ internal sealed class FakeCoordinator : Nodes.NodesBase, IAsyncDisposable
         {
             await foreach (var message in requestStream.ReadAllAsync(context.CancellationToken))
             {
-                lock (All)
+                lock (_all)
                 {
-                    All.Add(message);
+                    _all.Add(message);
                 }
 
                 _received.Writer.TryWrite(message);

@@ -72,15 +72,20 @@ public interface IStopHook
 
 /// <summary>Why and how a container process ended.</summary>
 /// <param name="Code">The exit code conmon recorded (128+N for signal N), or -1 when unknown.</param>
-public readonly record struct ExitStatus(int Code)
+/// <param name="OomKilled">The kernel's OOM killer killed a process of the instance (its cgroup counted an oom_kill).</param>
+public readonly record struct ExitStatus(int Code, bool OomKilled = false)
 {
-    /// <summary>"exited with code 1", "killed by signal 9", or why the code is unknown.</summary>
-    public string Describe() => Code switch
+    /// <summary>"exited with code 1", "killed by signal 9", "OOMKilled: …", or why the code is unknown.</summary>
+    public string Describe()
     {
-        < 0 => "exited; its exit code was lost (the container monitor went away)",
-        > 128 and < 160 => $"killed by signal {Code - 128}",
-        _ => $"exited with code {Code}",
-    };
+        var how = Code switch
+        {
+            < 0 => "exited; its exit code was lost (the container monitor went away)",
+            > 128 and < 160 => $"killed by signal {Code - 128}",
+            _ => $"exited with code {Code}",
+        };
+        return OomKilled ? $"OOMKilled: over its memory limit, the kernel killed it ({how}); raise metadata.memory or use less" : how;
+    }
 }
 
 /// <summary>An instance cannot be prepared or started; <see cref="Exception.Message"/> is the reason reported to the user.</summary>

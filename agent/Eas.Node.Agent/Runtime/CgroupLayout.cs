@@ -42,6 +42,35 @@ public sealed class CgroupLayout
         ? Path.Combine(Root, "eas", containerId, "memory.max")
         : Path.Combine(Root, "memory", "eas", containerId, "memory.limit_in_bytes");
 
+    /// <summary>
+    /// How many processes of the container the OOM killer has killed, from its memory cgroup (v2 <c>memory.events</c>,
+    /// v1 <c>memory.oom_control</c>, both "oom_kill N"); 0 when the cgroup or the counter is not there. Read it
+    /// before <c>runc delete</c> removes the cgroup.
+    /// </summary>
+    public long OomKills(string containerId)
+    {
+        var file = Unified
+            ? Path.Combine(Root, "eas", containerId, "memory.events")
+            : Path.Combine(Root, "memory", "eas", containerId, "memory.oom_control");
+        try
+        {
+            foreach (var line in File.ReadLines(file))
+            {
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (parts is ["oom_kill", var count] && long.TryParse(count, System.Globalization.CultureInfo.InvariantCulture, out var kills))
+                {
+                    return kills;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Gone already, or no memory controller: nothing to say.
+        }
+
+        return 0;
+    }
+
     /// <summary>Every cgroup directory of the container that exists now (one per v1 hierarchy, or one on v2).</summary>
     public IReadOnlyList<string> ExistingDirectories(string containerId)
     {

@@ -157,7 +157,7 @@ public sealed class ConmonRuncDriver(
             if (finished == exitFile)
             {
                 await exitFile;
-                return await ReadExitAsync(context.ContainerId, cancellationToken);
+                return (await ReadExitAsync(context.ContainerId, cancellationToken)) with { OomKilled = cgroups.OomKills(context.ContainerId) > 0 };
             }
 
             cancellationToken.ThrowIfCancellationRequested();

@@ -62,6 +62,24 @@ public sealed class InstanceLifecycleTests(ITestOutputHelper output)
     }
 
     [RootFact]
+    public async Task Instance_OverItsMemoryLimit_IsReportedAsOomKilled()
+    {
+        await using var env = new AgentTestEnvironment();
+        using var host = env.BuildHost("http://127.0.0.1:1");
+        var supervisor = host.Services.GetRequiredService<InstanceSupervisor>();
+        supervisor.Recover();
+        var assignment = AgentTestEnvironment.HttpServer("fn-oom", memoryMib: 64);
+        assignment.Spec.Script = "exec python3 -c \"b = bytearray(256 * 1024 * 1024); print(len(b))\"";
+
+        supervisor.Apply(new DesiredInstances { Epoch = 1, Generation = 1, Instances = { assignment } });
+
+        var killed = await AgentTestEnvironment.WaitForAsync(supervisor.Statuses, "fn-oom", s => s.Restarts >= 1, TimeSpan.FromSeconds(30));
+        killed.Reason.Should().StartWith("OOMKilled").And.Contain("metadata.memory");
+        supervisor.Apply(new DesiredInstances { Epoch = 1, Generation = 2 });
+        await AgentTestEnvironment.WaitForAsync(supervisor.Statuses, "fn-oom", s => s.State == InstanceState.Stopped, TimeSpan.FromSeconds(30));
+    }
+
+    [RootFact]
     public async Task Instance_BadCommand_RestartsWithBackoffAndReportsExitCode()
     {
         await using var env = new AgentTestEnvironment();

@@ -39,6 +39,24 @@ for trx in "$results"/*.trx; do
   total_failed=$((total_failed + ${failed:-0}))
   total_skipped=$((total_skipped + ${total:-0} - ${executed:-0}))
 done
+# The failures again at the very end, where a truncated CI log still shows them.
+if [[ $total_failed -gt 0 ]]; then
+  echo
+  echo "== failed tests"
+  python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    for result in ET.parse(trx).getroot().iterfind(".//t:UnitTestResult", ns):
+        if result.get("outcome") != "Failed":
+            continue
+        message = result.find("t:Output/t:ErrorInfo/t:Message", ns)
+        text = (message.text or "").strip() if message is not None else ""
+        print(f"FAILED {result.get('testName')} ({result.get('duration')})")
+        for line in text.splitlines()[:15]:
+            print("    " + line[:300])
+PY
+fi
 echo
 echo "${total_passed} passed, ${total_failed} failed, ${total_skipped} skipped"
 [[ $total_passed -gt 0 ]] || status=1

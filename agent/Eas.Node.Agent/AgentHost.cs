@@ -184,7 +184,8 @@ public static class AgentHost
         services.AddSingleton<StorageHook>();
         services.AddSingleton<NetworkHook>();
         services.AddSingleton<ContainerHook>();
-        services.AddSingleton<TcpReadinessHook>();
+        services.AddSingleton<IContainerExec>(sp => sp.GetRequiredService<ConmonRuncDriver>());
+        services.AddSingleton<ProbeHook>();
         services.AddSingleton<GpuMonitor>();
         services.AddSingleton<MpsDaemons>();
         services.AddSingleton<GpuHook>();

@@ -30,6 +30,9 @@ public sealed record ServiceSpec
     /// <summary><c>metadata.eas.termination_grace_period</c> in seconds (default 30).</summary>
     public int TerminationGracePeriodSeconds { get; init; } = 30;
 
+    /// <summary><c>metadata.rolling_strategy</c>: the pace of rolling updates.</summary>
+    public RollingStrategy RollingStrategy { get; init; } = RollingStrategy.Default;
+
     /// <summary><c>metadata.gpu</c>: whole GPUs per instance, 0 to 16 (default 0: none).</summary>
     public int Gpu { get; init; }
 
@@ -63,6 +66,12 @@ public sealed record ServiceSpec
 
     /// <summary><c>token</c>, or null when the coordinator must generate one.</summary>
     public string? Token { get; init; }
+
+    /// <summary>
+    /// <c>runtime.enable_crash_block</c>: an instance whose process exits on its own (or is OOM-killed) is not restarted
+    /// but kept FAILED, with its container, network and mounts, until it is restarted on request or removed.
+    /// </summary>
+    public bool EnableCrashBlock { get; init; }
 
     /// <summary>The size of /dev/shm in MiB: <see cref="ShmSizeGb"/> or 64.</summary>
     public long ShmMib => ShmSizeGb is { } gb ? (long)Math.Ceiling(gb * 1024) : 64;
@@ -100,6 +109,7 @@ public sealed record ServiceSpec
         && KeepaliveMs == other.KeepaliveMs
         && EnableSigterm == other.EnableSigterm
         && TerminationGracePeriodSeconds == other.TerminationGracePeriodSeconds
+        && RollingStrategy == other.RollingStrategy
         && Gpu == other.Gpu
         && GpuMemoryGb == other.GpuMemoryGb
         && GpuCorePercentage == other.GpuCorePercentage
@@ -107,7 +117,8 @@ public sealed record ServiceSpec
         && GpuDriverVersion == other.GpuDriverVersion
         && Container.Equals(other.Container)
         && Storage.SequenceEqual(other.Storage)
-        && Token == other.Token;
+        && Token == other.Token
+        && EnableCrashBlock == other.EnableCrashBlock;
 
     /// <inheritdoc />
     public override int GetHashCode()
@@ -125,6 +136,7 @@ public sealed record ServiceSpec
         hash.Add(Container);
         hash.Add(Storage.Count);
         hash.Add(Token);
+        hash.Add(EnableCrashBlock);
         return hash.ToHashCode();
     }
 }
@@ -156,6 +168,18 @@ public sealed record ContainerSpec
     /// <summary><c>prepare.pythonRequirementsPath</c>: an absolute path inside the instance.</summary>
     public string? PythonRequirementsPath { get; init; }
 
+    /// <summary><c>startup_check</c>: gates the other checks until it passes; failing it restarts the instance. Null for none.</summary>
+    public ProbeSpec? StartupCheck { get; init; }
+
+    /// <summary>
+    /// <c>readiness_check</c> (or its older name <c>health_check</c>): the instance takes requests only while it passes.
+    /// Null for the default: a TCP connection to <see cref="Port"/>.
+    /// </summary>
+    public ProbeSpec? ReadinessCheck { get; init; }
+
+    /// <summary><c>liveness_check</c>: failing it restarts the instance in place. Null for none.</summary>
+    public ProbeSpec? LivenessCheck { get; init; }
+
     /// <summary>True when the instance runs on the host environment rather than an OCI image.</summary>
     public bool UsesHostEnvironment => Image == HostImage;
 
@@ -168,10 +192,14 @@ public sealed record ContainerSpec
         && Port == other.Port
         && Env.SequenceEqual(other.Env)
         && PythonRequirements.SequenceEqual(other.PythonRequirements)
-        && PythonRequirementsPath == other.PythonRequirementsPath;
+        && PythonRequirementsPath == other.PythonRequirementsPath
+        && Equals(StartupCheck, other.StartupCheck)
+        && Equals(ReadinessCheck, other.ReadinessCheck)
+        && Equals(LivenessCheck, other.LivenessCheck);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Image, Script, Command?.Count, Port, Env.Count, PythonRequirements.Count, PythonRequirementsPath);
+    public override int GetHashCode() =>
+        HashCode.Combine(HashCode.Combine(Image, Script, Command?.Count, Port, Env.Count, PythonRequirements.Count, PythonRequirementsPath), StartupCheck, ReadinessCheck, LivenessCheck);
 }
 
 /// <summary>One <c>env[]</c> entry.</summary>

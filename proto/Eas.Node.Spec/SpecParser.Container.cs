@@ -43,7 +43,8 @@ public static partial class SpecParser
         var port = ReadPort(container, path, reader);
         var env = ReadEnv(container, path, reader);
         var (requirements, requirementsPath) = ReadPrepare(container, path, reader);
-        reader.OtherKeys(container, path, "image", "script", "command", "port", "env", "prepare");
+        var (startup, readiness, liveness) = ReadProbes(container, path, reader);
+        reader.OtherKeys(container, path, ["image", "script", "command", "port", "env", "prepare", .. _probeKeys]);
 
         if (image is null || port is null || (script is null && command is null))
         {
@@ -59,6 +60,9 @@ public static partial class SpecParser
             Env = env,
             PythonRequirements = requirements,
             PythonRequirementsPath = requirementsPath,
+            StartupCheck = startup,
+            ReadinessCheck = readiness,
+            LivenessCheck = liveness,
         };
     }
 

@@ -17,6 +17,7 @@ public static partial class SpecParser
         int KeepaliveMs,
         bool EnableSigterm,
         int TerminationGracePeriodSeconds,
+        RollingStrategy RollingStrategy,
         GpuValues Gpu);
 
     private static MetadataValues ReadMetadata(JsonObject root, SpecReader reader)
@@ -43,8 +44,9 @@ public static partial class SpecParser
         var gpu = ReadGpu(metadata, reader);
         var (keepalive, sigterm) = ReadRpc(metadata, reader);
         var grace = ReadEas(metadata, reader);
+        var rolling = ReadRollingStrategy(metadata, reader);
 
-        reader.OtherKeys(metadata, Path, "name", "instance", "cpu", "memory", "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "shm_size", "rpc", "eas");
+        reader.OtherKeys(metadata, Path, "name", "instance", "cpu", "memory", "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "shm_size", "rpc", "eas", "rolling_strategy");
         return new MetadataValues(
             name,
             (int)(instance ?? 1),
@@ -54,6 +56,7 @@ public static partial class SpecParser
             (int)(keepalive ?? 5000),
             sigterm ?? false,
             (int)(grace ?? 30),
+            rolling,
             gpu);
     }
 
@@ -84,6 +87,53 @@ public static partial class SpecParser
             "termination_grace_period is the drain time in seconds, 0 to 3600", "use e.g. 30 (the default)");
         reader.OtherKeys(eas, Path, "termination_grace_period");
         return grace;
+    }
+
+    private static RollingStrategy ReadRollingStrategy(JsonObject metadata, SpecReader reader)
+    {
+        const string Path = "metadata.rolling_strategy";
+        if (reader.Object(metadata, "metadata", "rolling_strategy") is not { } strategy)
+        {
+            return RollingStrategy.Default;
+        }
+
+        var surge = ReadRolloutAmount(strategy, Path, "max_surge", "extra instances created at a time during an update", "use e.g. 1 or \"25%\"", reader);
+        var unavailable = ReadRolloutAmount(strategy, Path, "max_unavailable", "instances that may be unavailable during an update", "use e.g. 0 or \"25%\"", reader);
+        reader.OtherKeys(strategy, Path, "max_surge", "max_unavailable");
+        if (surge is { Value: 0 } && unavailable is { Value: 0 })
+        {
+            reader.Error(SpecPath.Child(Path, "max_surge"), "max_surge and max_unavailable are both 0, so an update could never replace an instance",
+                "set max_surge to at least 1 (new instances first) or max_unavailable to at least 1 (old instances stop first)");
+        }
+
+        return new RollingStrategy(surge, unavailable);
+    }
+
+    /// <summary>A whole number 0–1000 or a percentage "0%"–"100%".</summary>
+    private static RolloutAmount? ReadRolloutAmount(JsonObject strategy, string path, string key, string meaning, string fix, SpecReader reader)
+    {
+        if (!strategy.TryGetPropertyValue(key, out var node))
+        {
+            return null;
+        }
+
+        var keyPath = SpecPath.Child(path, key);
+        var rule = $"{key} is the number of {meaning}: a whole number 0 to 1000 or a percentage of the instances from \"0%\" to \"100%\"";
+        if (SpecReader.Kind(node) == System.Text.Json.JsonValueKind.String)
+        {
+            var text = node!.GetValue<string>().Trim();
+            if (text.EndsWith('%')
+                && int.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var percent)
+                && percent <= 100)
+            {
+                return new RolloutAmount(percent, IsPercent: true);
+            }
+
+            reader.Error(keyPath, $"{SpecReader.Quote(text)} is not valid; {rule}", fix);
+            return null;
+        }
+
+        return reader.Integer(node, keyPath, 0, 1000, rule, fix) is { } count ? new RolloutAmount((int)count, IsPercent: false) : null;
     }
 
     /// <summary><c>metadata.name</c>, or the legacy top-level <c>name</c>; both given must agree.</summary>

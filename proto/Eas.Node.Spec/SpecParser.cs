@@ -96,7 +96,8 @@ public static partial class SpecParser
         var storage = ReadStorage(root, reader, options);
         var driverVersion = ReadFeatures(root, reader, metadata.Gpu);
         var token = ReadToken(root, reader);
-        reader.OtherKeys(root, SpecPath.Root, "metadata", "name", "containers", "storage", "features", "token");
+        var crashBlock = ReadRuntime(root, reader);
+        reader.OtherKeys(root, SpecPath.Root, "metadata", "name", "containers", "storage", "features", "token", "runtime");
 
         if (reader.HasErrors || metadata.Name is null || container is null)
         {
@@ -113,6 +114,7 @@ public static partial class SpecParser
             KeepaliveMs = metadata.KeepaliveMs,
             EnableSigterm = metadata.EnableSigterm,
             TerminationGracePeriodSeconds = metadata.TerminationGracePeriodSeconds,
+            RollingStrategy = metadata.RollingStrategy,
             Gpu = metadata.Gpu.Gpu,
             GpuMemoryGb = metadata.Gpu.MemoryGb,
             GpuCorePercentage = metadata.Gpu.CorePercentage,
@@ -121,6 +123,7 @@ public static partial class SpecParser
             Container = container,
             Storage = storage,
             Token = token,
+            EnableCrashBlock = crashBlock,
         };
     }
 

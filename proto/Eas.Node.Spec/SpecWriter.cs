@@ -45,6 +45,13 @@ public static class SpecWriter
                 writer.WriteEndObject();
             }
 
+            if (spec.EnableCrashBlock)
+            {
+                writer.WriteStartObject("runtime");
+                writer.WriteBoolean("enable_crash_block", true);
+                writer.WriteEndObject();
+            }
+
             if (includeToken && spec.Token is not null)
             {
                 writer.WriteString("token", spec.Token);
@@ -95,6 +102,30 @@ public static class SpecWriter
         writer.WriteStartObject("eas");
         writer.WriteNumber("termination_grace_period", spec.TerminationGracePeriodSeconds);
         writer.WriteEndObject();
+        WriteRollingStrategy(writer, spec.RollingStrategy);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteRollingStrategy(Utf8JsonWriter writer, RollingStrategy strategy)
+    {
+        if (strategy == RollingStrategy.Default)
+        {
+            return;
+        }
+
+        writer.WriteStartObject("rolling_strategy");
+        foreach (var (key, amount) in new[] { ("max_surge", strategy.MaxSurge), ("max_unavailable", strategy.MaxUnavailable) })
+        {
+            if (amount is { IsPercent: true } percent)
+            {
+                writer.WriteString(key, percent.ToString());
+            }
+            else if (amount is { } count)
+            {
+                writer.WriteNumber(key, count.Value);
+            }
+        }
+
         writer.WriteEndObject();
     }
 
@@ -155,6 +186,63 @@ public static class SpecWriter
             writer.WriteEndObject();
         }
 
+        WriteProbe(writer, "startup_check", container.StartupCheck);
+        WriteProbe(writer, "readiness_check", container.ReadinessCheck);
+        WriteProbe(writer, "liveness_check", container.LivenessCheck);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>A probe with every number written (defaults included); a port only when one was given.</summary>
+    private static void WriteProbe(Utf8JsonWriter writer, string key, ProbeSpec? probe)
+    {
+        if (probe is null)
+        {
+            return;
+        }
+
+        writer.WriteStartObject(key);
+        if (probe.HttpGet is { } http)
+        {
+            writer.WriteStartObject(ProbeKinds.HttpGet);
+            writer.WriteString("path", http.Path);
+            if (http.Port is { } port)
+            {
+                writer.WriteNumber("port", port);
+            }
+
+            writer.WriteString("scheme", http.Scheme);
+            writer.WriteEndObject();
+        }
+
+        if (probe.TcpSocket is { } tcp)
+        {
+            writer.WriteStartObject(ProbeKinds.TcpSocket);
+            if (tcp.Port is { } port)
+            {
+                writer.WriteNumber("port", port);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        if (probe.Exec is { } exec)
+        {
+            writer.WriteStartObject(ProbeKinds.Exec);
+            writer.WriteStartArray("command");
+            foreach (var word in exec.Command)
+            {
+                writer.WriteStringValue(word);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteNumber("initial_delay_seconds", probe.InitialDelaySeconds);
+        writer.WriteNumber("period_seconds", probe.PeriodSeconds);
+        writer.WriteNumber("timeout_seconds", probe.TimeoutSeconds);
+        writer.WriteNumber("failure_threshold", probe.FailureThreshold);
+        writer.WriteNumber("success_threshold", probe.SuccessThreshold);
         writer.WriteEndObject();
     }
 

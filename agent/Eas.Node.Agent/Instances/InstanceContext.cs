@@ -3,7 +3,7 @@ using Eas.Node.Contracts.V1;
 
 namespace Eas.Node.Agent.Instances;
 
-/// <summary>What the hooks of one instance share: its record, paths, mounts, container process and readiness.</summary>
+/// <summary>What the hooks of one instance share: its record, paths, mounts, container process, readiness and health.</summary>
 public sealed class InstanceContext(InstanceRecord record, AgentPaths paths)
 {
     /// <summary>The durable record (assignment, phase, ip, restarts, venv).</summary>
@@ -51,6 +51,15 @@ public sealed class InstanceContext(InstanceRecord record, AgentPaths paths)
     /// </summary>
     public Action<string> ReportProgress { get; set; } = _ => { };
 
-    /// <summary>Called by the readiness probe with each result; the runner turns it into RUNNING / READY.</summary>
-    public Action<bool> ReadinessChanged { get; set; } = _ => { };
+    /// <summary>
+    /// Called by the health checks when readiness changes: (true, "") when ready, (false, why) when not; the runner turns
+    /// it into READY, or RUNNING with the reason the user sees.
+    /// </summary>
+    public Action<bool, string> ReadinessChanged { get; set; } = (_, _) => { };
+
+    /// <summary>
+    /// Called by a health check whose failure means the process must be restarted (liveness, startup), with what failed;
+    /// the runner kills the container and starts it again with the crash backoff, counting the restart.
+    /// </summary>
+    public Action<string> Unhealthy { get; set; } = _ => { };
 }

@@ -11,10 +11,10 @@ namespace Eas.Node.Agent.Instances;
 public sealed class InstanceHooks
 {
     /// <summary>Wires the agent's hooks.</summary>
-    public InstanceHooks(VenvHook venv, StorageHook storage, NetworkHook network, GpuHook gpu, ContainerHook container, TcpReadinessHook readiness)
+    public InstanceHooks(VenvHook venv, StorageHook storage, NetworkHook network, GpuHook gpu, ContainerHook container, ProbeHook probes)
     {
         Prestart = [venv, storage, network, gpu, container];
-        Poststart = [readiness];
+        Poststart = [probes];
         Prekill = [container];
         Exited = [container];
         Stop = Prestart.Reverse().OfType<IStopHook>().ToArray();
@@ -23,7 +23,7 @@ public sealed class InstanceHooks
     /// <summary>venv → storage → network → GPUs → bundle.</summary>
     public IReadOnlyList<IPrestartHook> Prestart { get; }
 
-    /// <summary>readiness.</summary>
+    /// <summary>health checks: startup, readiness (a TCP connect to the port by default), liveness.</summary>
     public IReadOnlyList<IPoststartHook> Poststart { get; }
 
     /// <summary>SIGTERM when enabled.</summary>

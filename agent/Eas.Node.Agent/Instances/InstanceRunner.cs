@@ -46,6 +46,9 @@ public sealed class InstanceRunner : IDisposable
     private string _publishedReason = "";
     private int _lastExitCode = -1;
     private string? _evictReason;
+    private string? _unhealthyReason;
+    private bool _runActive;
+    private string? _attachedStatus;
 
     /// <summary>Creates a runner for a record (nothing runs until <see cref="Start"/>).</summary>
     public InstanceRunner(InstanceRecord record, AgentPaths paths, InstanceHooks hooks, ConmonRuncDriver driver, StatusHub hub, StateStore store, TimeProvider time, ILogger logger)
@@ -60,6 +63,7 @@ public sealed class InstanceRunner : IDisposable
         _backoff = ExponentialBackoff.ForRestarts(time);
         _stopOrDetach = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _detach.Token);
         _context.ReadinessChanged = OnReadinessChanged;
+        _context.Unhealthy = OnUnhealthy;
         _context.ReportProgress = progress => Publish(InstanceState.Preparing, progress);
     }
 
@@ -217,7 +221,12 @@ public sealed class InstanceRunner : IDisposable
         {
             _context.Process = process;
             InstanceLog.Reattached(_logger, InstanceId);
-            Publish(InstanceState.Running, "");
+            _attachedStatus = status;
+            if (status == "running")
+            {
+                Publish(InstanceState.Running, "");
+            }
+
             return true;
         }
 
@@ -243,6 +252,9 @@ public sealed class InstanceRunner : IDisposable
     {
         while (true)
         {
+            // A container found exited at re-attach goes straight to its exit handling: no RUNNING, no probes.
+            var exited = attached && _attachedStatus == "stopped";
+            _attachedStatus = null;
             if (!attached)
             {
                 _context.Record.Phase = RecordPhase.Running;
@@ -261,20 +273,26 @@ public sealed class InstanceRunner : IDisposable
                 {
                     _restart = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     _evictReason = null;
+                    _unhealthyReason = null;
                 }
 
                 restart = _restart.Task;
             }
 
             using var run = CancellationTokenSource.CreateLinkedTokenSource(token);
-            Publish(InstanceState.Running, _reason);
-            foreach (var hook in _hooks.Poststart)
+            if (!exited)
             {
-                await hook.PoststartAsync(_context, run.Token);
+                Publish(InstanceState.Running, _reason);
+                SetRunActive(true);
+                foreach (var hook in _hooks.Poststart)
+                {
+                    await hook.PoststartAsync(_context, run.Token);
+                }
             }
 
             var exitTask = _driver.WaitForExitAsync(_context, run.Token);
             var finished = await Task.WhenAny(exitTask, restart, Task.Delay(Timeout.InfiniteTimeSpan, _time, token));
+            SetRunActive(false);
             if (finished != exitTask && finished != restart)
             {
                 await run.CancelAsync();
@@ -285,26 +303,23 @@ public sealed class InstanceRunner : IDisposable
             TimeSpan delay;
             if (finished == restart)
             {
-                string? evicted;
-                lock (_gate)
-                {
-                    evicted = _evictReason;
-                    _evictReason = null;
-                }
-
-                // An eviction does not wait out the grace period: the instance is taking what others need.
-                exit = await KillAsync(exitTask, token, evicted is null ? null : TimeSpan.Zero);
-                _reason = evicted ?? "restarted on request";
-
-                InstanceLog.Exited(_logger, InstanceId, _reason, TimeSpan.Zero);
-                delay = TimeSpan.Zero;
+                (exit, delay) = await RestartRequestedAsync(exitTask, token);
             }
             else
             {
                 exit = await exitTask;
-                delay = _backoff.NextDelay();
-                _reason = exit.Describe();
-                InstanceLog.Exited(_logger, InstanceId, _reason, delay);
+                if (_context.Assignment.Spec?.CrashBlock == true)
+                {
+                    await run.CancelAsync();
+                    await HoldCrashedAsync(exit, restart, token);
+                    delay = TimeSpan.Zero;
+                }
+                else
+                {
+                    delay = _backoff.NextDelay();
+                    _reason = exit.Describe();
+                    InstanceLog.Exited(_logger, InstanceId, _reason, delay);
+                }
             }
 
             await run.CancelAsync();
@@ -323,6 +338,72 @@ public sealed class InstanceRunner : IDisposable
             _context.Record.Restarts++;
             _store.Save(_context.Record);
         }
+    }
+
+    // A restart of a running container: on request (no delay), for an eviction (no grace), or for a failed health
+    // check (the crash backoff; grace only when the process gets SIGTERM, since waiting on a silent one helps nobody).
+    private async Task<(ExitStatus Exit, TimeSpan Delay)> RestartRequestedAsync(Task<ExitStatus> exitTask, CancellationToken token)
+    {
+        string? evicted;
+        string? unhealthy;
+        lock (_gate)
+        {
+            evicted = _evictReason;
+            unhealthy = _unhealthyReason;
+            _evictReason = null;
+            _unhealthyReason = null;
+        }
+
+        ExitStatus exit;
+        TimeSpan delay;
+        if (evicted is not null)
+        {
+            // An eviction does not wait out the grace period: the instance is taking what others need.
+            exit = await KillAsync(exitTask, token, TimeSpan.Zero);
+            _reason = evicted;
+            delay = TimeSpan.Zero;
+        }
+        else if (unhealthy is not null)
+        {
+            exit = await KillAsync(exitTask, token, _context.Assignment.Spec?.EnableSigterm == true ? null : TimeSpan.Zero);
+            _reason = unhealthy + "; restarted";
+            delay = _backoff.NextDelay();
+            InstanceLog.Exited(_logger, InstanceId, unhealthy, delay);
+            return (exit, delay);
+        }
+        else
+        {
+            exit = await KillAsync(exitTask, token);
+            _reason = "restarted on request";
+            delay = TimeSpan.Zero;
+        }
+
+        InstanceLog.Exited(_logger, InstanceId, _reason, delay);
+        return (exit, delay);
+    }
+
+    // runtime.enable_crash_block: the exited container stays (not deleted, so its state, network and mounts can be
+    // looked at) and the instance FAILED, until a restart is asked for; a stop cancels the wait and cleans up as usual.
+    private async Task HoldCrashedAsync(ExitStatus exit, Task restart, CancellationToken token)
+    {
+        _lastExitCode = exit.Code;
+        var service = _context.Assignment.Service;
+        var reason = $"{exit.Describe()}; kept for inspection (runtime.enable_crash_block is true): read `easctl logs {service} --instance {InstanceId}`, " +
+            $"then `easctl restart {service} --instance {InstanceId}` to run it again";
+        InstanceLog.Failed(_logger, InstanceId, reason);
+        Publish(InstanceState.Failed, reason);
+        await restart.WaitAsync(token);
+
+        string? evicted;
+        lock (_gate)
+        {
+            evicted = _evictReason;
+            _evictReason = null;
+            _unhealthyReason = null;
+        }
+
+        _reason = evicted ?? "restarted on request";
+        InstanceLog.Exited(_logger, InstanceId, _reason, TimeSpan.Zero);
     }
 
     // Graceful kill: prekill hooks (SIGTERM when enabled), the grace period (ending early on exit), then SIGKILL.
@@ -386,33 +467,45 @@ public sealed class InstanceRunner : IDisposable
         }
     }
 
-    private void OnReadinessChanged(bool ready)
+    private void SetRunActive(bool active)
     {
-        if (ready)
-        {
-            Publish(InstanceState.Ready, "");
-            return;
-        }
-
-        InstanceState current;
         lock (_gate)
         {
-            current = _state;
-        }
-
-        if (current == InstanceState.Ready)
-        {
-            Publish(InstanceState.Running, "readiness check failed: no TCP connection to the instance port");
+            _runActive = active;
         }
     }
 
-    private void Publish(InstanceState state, string reason)
+    // Readiness only moves a running container between RUNNING and READY; a late result from an ended run is dropped.
+    private void OnReadinessChanged(bool ready, string reason) =>
+        Publish(ready ? InstanceState.Ready : InstanceState.Running, ready ? "" : reason, state => _runActive && state is InstanceState.Running or InstanceState.Ready);
+
+    private void OnUnhealthy(string reason)
+    {
+        lock (_gate)
+        {
+            if (!_runActive || _unhealthyReason is not null)
+            {
+                return;
+            }
+
+            _unhealthyReason = reason;
+            _restart.TrySetResult();
+        }
+    }
+
+    /// <summary>Publishes a state; <paramref name="onlyFrom"/>, when given, must accept the current state (checked under the lock).</summary>
+    private void Publish(InstanceState state, string reason, Func<InstanceState, bool>? onlyFrom = null)
     {
         var assignment = _context.Assignment;
         InstanceStatus status;
         lock (_gate)
         {
             if (state == _state && reason == _publishedReason && state is not InstanceState.Starting)
+            {
+                return;
+            }
+
+            if (onlyFrom is not null && !onlyFrom(_state))
             {
                 return;
             }
@@ -432,10 +525,12 @@ public sealed class InstanceRunner : IDisposable
                 LastExitCode = _lastExitCode,
                 RestartNonce = assignment.RestartNonce,
             };
+
+            // Under the lock, so the hub sees one instance's states in the order they were decided.
+            _hub.Publish(status);
         }
 
         InstanceLog.StateChanged(_logger, InstanceId, assignment.Service, state.ToString(), reason.Length > 0 ? ": " + reason : "");
-        _hub.Publish(status);
         _firstStatus.TrySetResult();
     }
 }

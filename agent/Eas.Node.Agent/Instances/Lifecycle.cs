@@ -7,11 +7,15 @@ namespace Eas.Node.Agent.Instances;
 //                  (venv, storage mounts, netns + CNI ADD, OCI bundle)               │
 //                                                                                    ▼
 //        ┌──────────────────────────── record(Running) ─► conmon create + runc start ─► Poststart hooks
-//        │                                                                              (readiness probe)
+//        │                                          (probes: the startup check first, then readiness ⇄
+//        │                                           RUNNING/READY and liveness; they stop with the run)
 //        │                                                                                    │
-//        │      restart_nonce grew ─► Prekill hooks ─► SIGKILL after grace ─┐                 ▼
-//        │                                                                  ├─► Exited hooks ◄─ process exits
-//        └──────── backoff (1 s doubling, cap 5 min; none for a requested restart) ◄───────────┘  (runc delete)
+//        │   restart_nonce grew, eviction, or ─► Prekill hooks ─► SIGKILL after grace ─┐      ▼
+//        │   liveness/startup check failed                                             ├─► Exited hooks ◄─ process exits
+//        └──── backoff (1 s doubling, cap 5 min; none on request or eviction) ◄────────┘   (runc delete)
+//
+//   runtime.enable_crash_block: the process exits ─► FAILED, no Exited hooks (container, netns, mounts kept)
+//        ─► restart_nonce grew ─► Exited hooks ─► started again at once (the restart counts)
 //
 //   assignment removed ─► record(Stopping) ─► TERMINATING ─► Prekill hooks (SIGTERM when enable_sigterm)
 //        ─► wait termination grace (ends early on exit) ─► SIGKILL ─► Stop hooks in reverse prestart order

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Eas.Node.Agent.Health;
 using Eas.Node.Agent.Instances;
 using Eas.Node.Agent.Interop;
 using Eas.Node.Agent.Options;
@@ -21,9 +22,10 @@ public sealed class ConmonRuncDriver(
     ExitWatcher exits,
     CgroupLayout cgroups,
     TimeProvider time,
-    ILogger<ConmonRuncDriver> logger)
+    ILogger<ConmonRuncDriver> logger) : IContainerExec
 {
     private static readonly TimeSpan _createTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan _execBackstop = TimeSpan.FromSeconds(5);
     private readonly AgentOptions _options = options.Value;
 
     /// <summary>Creates and starts the container from the instance's bundle.</summary>
@@ -168,6 +170,48 @@ public sealed class ConmonRuncDriver(
         }
     }
 
+    /// <summary>
+    /// Runs a command inside the running container with <c>runc exec</c> (its namespaces, cgroup, user and environment).
+    /// Past <paramref name="timeout"/>, or when cancelled, the command and every process it started are killed
+    /// (runc writes the command's host pid to a pid file for this).
+    /// </summary>
+    public async Task<ExecResult> ExecAsync(InstanceContext context, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var pidFile = Path.Combine(context.Dir, $"exec-{Guid.NewGuid():N}.pid");
+        var timedOut = false;
+        try
+        {
+            CommandResult result;
+            using (var deadline = new CancellationTokenSource(timeout, time))
+            using (deadline.Token.Register(() =>
+            {
+                timedOut = true;
+                KillExec(pidFile);
+            }))
+            using (cancellationToken.Register(() => KillExec(pidFile)))
+            {
+                // The runner's own timeout is a backstop only: the pid file kill ends runc exec with its command.
+                result = await commands.RunAsync(
+                    _options.Runc,
+                    ["--root", paths.RuncRoot, "exec", "--pid-file", pidFile, context.ContainerId, .. command],
+                    new CommandOptions { Timeout = timeout + _execBackstop },
+                    cancellationToken);
+            }
+
+            return new ExecResult(result.ExitCode, timedOut, result.Tail(3));
+        }
+        finally
+        {
+            if (timedOut || cancellationToken.IsCancellationRequested)
+            {
+                // A pid file written after the kill above (runc was slow to start the command) still gets its kill.
+                KillExec(pidFile);
+            }
+
+            DeletePath(pidFile);
+        }
+    }
+
     /// <summary>Deletes the container (forced: kills it first), its conmon if it lingers, its cgroups and runtime files. Idempotent.</summary>
     public async Task DeleteAsync(InstanceContext context, bool force, CancellationToken cancellationToken)
     {
@@ -255,6 +299,69 @@ public sealed class ConmonRuncDriver(
         {
             return false;
         }
+    }
+
+    /// <summary>SIGKILL to an exec'd command and its descendants (collected first: once it dies they are reparented).</summary>
+    private static void KillExec(string pidFile)
+    {
+        var pid = ReadPid(pidFile);
+        if (pid <= 0)
+        {
+            return;
+        }
+
+        foreach (var victim in Descendants(pid).Prepend(pid))
+        {
+            try
+            {
+                Signals.Send(victim, Signals.Kill);
+            }
+            catch (InvalidOperationException)
+            {
+                // Not ours to kill (EPERM); it is no probe's process then.
+            }
+        }
+    }
+
+    /// <summary>Every process below <paramref name="root"/>, from /proc's parent pids.</summary>
+    private static List<int> Descendants(int root)
+    {
+        var children = new Dictionary<int, List<int>>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // stat is "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var parent))
+                {
+                    (children.TryGetValue(parent, out var list) ? list : children[parent] = []).Add(pid);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException or IndexOutOfRangeException)
+            {
+                // The process ended while we looked.
+            }
+        }
+
+        var found = new List<int>();
+        var queue = new Queue<int>([root]);
+        while (queue.TryDequeue(out var next))
+        {
+            foreach (var child in children.GetValueOrDefault(next) ?? [])
+            {
+                found.Add(child);
+                queue.Enqueue(child);
+            }
+        }
+
+        return found;
     }
 
     private static int ReadPid(string path)

@@ -24,6 +24,10 @@ public static class InstanceSpecBuilder
             EnableSigterm = spec.EnableSigterm,
             TerminationGraceSeconds = spec.TerminationGracePeriodSeconds,
             Gpu = gpu is null ? null : GpuMapping.ToMessage(gpu),
+            StartupCheck = BuildProbe(container.StartupCheck, container.Port),
+            ReadinessCheck = BuildProbe(container.ReadinessCheck, container.Port),
+            LivenessCheck = BuildProbe(container.LivenessCheck, container.Port),
+            CrashBlock = spec.EnableCrashBlock,
         };
         if (container.Command is { } command)
         {
@@ -39,6 +43,44 @@ public static class InstanceSpecBuilder
         foreach (var storage in spec.Storage)
         {
             result.Mounts.Add(BuildMount(storage));
+        }
+
+        return result;
+    }
+
+    /// <summary>A probe as the agent runs it: every number set, the port resolved to the container's when the spec gave none.</summary>
+    private static Probe? BuildProbe(ProbeSpec? probe, int containerPort)
+    {
+        if (probe is null)
+        {
+            return null;
+        }
+
+        var result = new Probe
+        {
+            InitialDelaySeconds = probe.InitialDelaySeconds,
+            PeriodSeconds = probe.PeriodSeconds,
+            TimeoutSeconds = probe.TimeoutSeconds,
+            FailureThreshold = probe.FailureThreshold,
+            SuccessThreshold = probe.SuccessThreshold,
+        };
+        if (probe.HttpGet is { } http)
+        {
+            result.HttpGet = new HttpGetCheck { Path = http.Path, Port = http.Port ?? containerPort, Scheme = http.Scheme };
+        }
+        else if (probe.TcpSocket is { } tcp)
+        {
+            result.TcpSocket = new TcpSocketCheck { Port = tcp.Port ?? containerPort };
+        }
+        else if (probe.Exec is { } exec)
+        {
+            result.Exec = new ExecCheck();
+            result.Exec.Command.AddRange(exec.Command);
+        }
+        else
+        {
+            // A spec from the parser always has exactly one check; anything else must not reach an agent half-described.
+            throw new InvalidOperationException("a probe has no check the agent understands");
         }
 
         return result;

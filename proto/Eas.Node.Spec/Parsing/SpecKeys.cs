@@ -20,6 +20,7 @@ internal static class SpecKeys
         "metadata.quota_id",
         "metadata.gateway",
         "metadata.role",
+        "runtime.cuda",
     };
 
     /// <summary>EAS keys with a meaning here that Eas.Node does not implement yet: warned about, ignored.</summary>
@@ -29,7 +30,6 @@ internal static class SpecKeys
         "autoscaler",
         "cronscaler",
         "labels",
-        "runtime",
         "unit",
         "aimaster",
         "options",
@@ -49,7 +49,6 @@ internal static class SpecKeys
         "metadata.resource_rebalancing",
         "metadata.scheduling",
         "metadata.node_selector",
-        "metadata.rolling_strategy",
         "metadata.group",
         "metadata.enable_grpc",
         "metadata.enable_webservice",
@@ -72,10 +71,6 @@ internal static class SpecKeys
         "metadata.rpc.decompressor",
         "metadata.rpc.mirror",
         "metadata.eas.enable_graceful_shutdown",
-        "containers[].liveness_check",
-        "containers[].readiness_check",
-        "containers[].startup_check",
-        "containers[].health_check",
         "features[\"eas.aliyun.com/extra-ephemeral-storage\"]",
     };
 

@@ -12,7 +12,7 @@ if (Console.IsOutputRedirected)
 var root = new RootCommand("easctl — drive an Eas.Node cluster: deploy EAS service JSON, scale, inspect, read logs.");
 root.Options.Add(CliContext.CoordinatorOption);
 
-foreach (var command in ServiceCommands.Create().Concat(ObserveCommands.Create()))
+foreach (var command in ServiceCommands.Create().Concat(ObserveCommands.Create()).Concat(NodeCommands.Create()))
 {
     root.Subcommands.Add(command);
 }

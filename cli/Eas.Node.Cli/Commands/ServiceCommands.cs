@@ -31,6 +31,7 @@ internal static class ServiceCommands
         yield return Simple("stop", "Stop every instance of a service and keep the service", (c, n, ct) => c.Services.StopServiceAsync(new ServiceRef { Name = n }, cancellationToken: ct).ResponseAsync);
         yield return ScaleCommand();
         yield return RestartCommand();
+        yield return RollbackCommand();
     }
 
     internal static Option<string> Output => _outputOption;
@@ -184,14 +185,60 @@ internal static class ServiceCommands
 
     private static Command RestartCommand()
     {
-        var instance = new Option<string?>("--instance") { Description = "Restart only this instance (default: all, in place)" };
-        var command = new Command("restart", "Restart a service's instances in place") { _nameArgument, instance };
+        var instance = new Option<string?>("--instance") { Description = "Restart only this instance, in place (same node, same version)" };
+        var inPlace = new Option<bool>("--in-place") { Description = "Restart every instance in place at once, instead of a rolling restart" };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the rolling restart is done" };
+        var timeout = WaitTimeoutOption();
+        var command = new Command("restart", "Restart a service: a rolling update to a new version with the same spec (or in place with --instance / --in-place)")
+        {
+            _nameArgument, instance, inPlace, wait, timeout,
+        };
         command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
         {
-            var response = await context.Services.RestartInstanceAsync(
-                new RestartInstanceRequest { Service = parse.GetValue(_nameArgument)!, InstanceId = parse.GetValue(instance) ?? "" },
-                cancellationToken: ct);
-            Console.Out.WriteLine($"restarting {response.Instances.Count} instance(s)");
+            var name = parse.GetValue(_nameArgument)!;
+            var one = parse.GetValue(instance);
+            if (one is not null || parse.GetValue(inPlace))
+            {
+                var response = await context.Services.RestartInstanceAsync(new RestartInstanceRequest { Service = name, InstanceId = one ?? "" }, cancellationToken: ct);
+                Console.Out.WriteLine($"restarting {response.Instances.Count(i => one is null || i.Id == one)} instance(s) in place");
+                return 0;
+            }
+
+            var service = await context.Services.RestartServiceAsync(new ServiceRef { Name = name }, cancellationToken: ct);
+            Console.Out.WriteLine($"service {service.Name}: rolling restart to version {service.Version}");
+            if (parse.GetValue(wait))
+            {
+                await WaitReadyAsync(context, name, TimeSpan.FromSeconds(parse.GetValue(timeout)), ct);
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command RollbackCommand()
+    {
+        var to = new Option<int>("--to") { Description = "The version to return to (default: the one before the last modify, restart or rollback)" };
+        var wait = new Option<bool>("--wait") { Description = "Wait until every instance runs that version and is Ready" };
+        var timeout = WaitTimeoutOption();
+        var command = new Command("rollback", "Return a service to an earlier version with a rolling update (instances already on it are kept)") { _nameArgument, to, wait, timeout };
+        command.SetAction((parse, ct) => CliContext.RunAsync(parse, async context =>
+        {
+            var name = parse.GetValue(_nameArgument)!;
+            var target = parse.GetValue(to);
+            if (target < 0)
+            {
+                throw new CliException($"--to {target}: versions start at 1; give a version that easctl desc or easctl events mention");
+            }
+
+            var before = await context.Services.DescribeServiceAsync(new ServiceRef { Name = name }, cancellationToken: ct);
+            var service = await context.Services.RollbackServiceAsync(new RollbackServiceRequest { Name = name, ToVersion = target }, cancellationToken: ct);
+            Console.Out.WriteLine($"service {service.Name}: rolling back from version {before.Version} to version {service.Version}");
+            if (parse.GetValue(wait))
+            {
+                await WaitReadyAsync(context, name, TimeSpan.FromSeconds(parse.GetValue(timeout)), ct);
+            }
+
             return 0;
         }));
         return command;
@@ -254,9 +301,16 @@ internal static class ServiceCommands
 
             var desired = service.Replicas?.Desired ?? 0;
             var current = service.Instances.Where(i => i.ServiceVersion == service.Version).ToList();
-            if (current.Count(i => i.State == InstanceState.Ready) >= desired && service.Instances.All(i => i.ServiceVersion == service.Version || i.State == InstanceState.Stopped))
+            // Done once enough instances of the current version are Ready and no older one is still routed
+            // (those being removed finish their grace in the background, out of the gateway).
+            if (current.Count(i => i.State == InstanceState.Ready) >= desired && (service.Rollout?.Outgoing ?? 0) == 0)
             {
                 return service;
+            }
+
+            if (service.Rollout is { Paused.Length: > 0 } paused)
+            {
+                throw new CliException($"{name}: the rollout to version {service.Version} is paused: {paused.Paused}; the old version keeps serving. Roll back with 'easctl rollback {name}', or fix the spec and modify again");
             }
 
             if (DateTime.UtcNow > deadline)
@@ -277,7 +331,8 @@ internal static class ServiceCommands
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => $"{g.Key}: {g.Count().ToString(CultureInfo.InvariantCulture)}");
         var message = string.IsNullOrEmpty(s.Message) ? "" : $" — {s.Message}";
-        return $"{s.Name}: {s.Replicas?.Ready ?? 0}/{s.Replicas?.Desired ?? 0} ready ({string.Join(", ", byState)}){message}";
+        var rollout = s.Rollout is { Active: true } r ? $"; {Views.RolloutLine(r)}" : "";
+        return $"{s.Name}: {s.Replicas?.Ready ?? 0}/{s.Replicas?.Desired ?? 0} ready ({string.Join(", ", byState)}){rollout}{message}";
     }
 
     private static void PrintInvocation(ServiceInfo s)

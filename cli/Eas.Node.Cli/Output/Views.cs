@@ -46,7 +46,31 @@ internal static class Views
         ["created_at"] = Time(s.CreatedAt),
         ["updated_at"] = Time(s.UpdatedAt),
         ["spec"] = string.IsNullOrEmpty(s.SpecJson) ? null : JsonNode.Parse(s.SpecJson),
+        ["rollout"] = s.Rollout is { } r ? RolloutJson(r) : null,
     };
+
+    public static JsonObject RolloutJson(Rollout r) => new()
+    {
+        ["active"] = r.Active,
+        ["version"] = r.Version,
+        ["updated"] = r.Updated,
+        ["updated_ready"] = r.UpdatedReady,
+        ["outgoing"] = r.Outgoing,
+        ["outgoing_versions"] = new JsonObject([.. r.OutgoingVersions.OrderBy(v => v.Key).Select(v => KeyValuePair.Create(v.Key.ToString(CultureInfo.InvariantCulture), (JsonNode?)JsonValue.Create(v.Value)))]),
+        ["desired"] = r.Desired,
+        ["paused"] = r.Paused.Length > 0 ? r.Paused : null,
+        ["previous_version"] = r.PreviousVersion,
+    };
+
+    /// <summary>"rollout to version 3: 2/4 updated, 1 ready, 2 outgoing (version 2: 2)", with why it is paused.</summary>
+    public static string RolloutLine(Rollout r)
+    {
+        var outgoing = r.OutgoingVersions.Count == 0
+            ? ""
+            : $" ({string.Join(", ", r.OutgoingVersions.OrderBy(v => v.Key).Select(v => $"version {v.Key}: {v.Value}"))})";
+        var state = r.Paused.Length > 0 ? $"paused: {r.Paused}" : r.Active ? "in progress" : "done";
+        return $"rollout to version {r.Version} {state}: {r.Updated}/{r.Desired} updated, {r.UpdatedReady} ready, {r.Outgoing} outgoing{outgoing}";
+    }
 
     public static JsonObject InstanceJson(InstanceInfo i) => new()
     {
@@ -120,6 +144,8 @@ internal static class Views
         ["name"] = n.Name,
         ["address"] = n.Address,
         ["status"] = n.Status,
+        ["cordoned"] = n.Cordoned,
+        ["draining"] = n.Draining,
         ["cpu_millis"] = n.CpuMillis,
         ["memory_mib"] = n.MemoryMib,
         ["allocated_cpu_millis"] = n.AllocatedCpuMillis,
@@ -148,6 +174,11 @@ internal static class Views
         grid.AddRow("[bold]Token[/]", Markup.Escape(s.Token));
         grid.AddRow("[bold]Version[/]", s.Version.ToString(CultureInfo.InvariantCulture));
         grid.AddRow("[bold]Replicas[/]", $"{s.Replicas?.Ready ?? 0}/{s.Replicas?.Desired ?? 0} ready");
+        if (s.Rollout is { } rollout && (rollout.Active || rollout.PreviousVersion > 0))
+        {
+            grid.AddRow("[bold]Rollout[/]", Markup.Escape(RolloutLine(rollout)));
+        }
+
         AnsiConsole.Write(grid);
         foreach (var warning in s.Warnings)
         {

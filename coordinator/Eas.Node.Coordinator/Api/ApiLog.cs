@@ -13,4 +13,7 @@ internal static partial class ApiLog
 
     [LoggerMessage(1004, LogLevel.Information, "Rejected spec for {Service}: {ErrorCount} errors")]
     public static partial void Rejected(ILogger logger, string service, int errorCount);
+
+    [LoggerMessage(1005, LogLevel.Information, "Node {Node}: {Action}")]
+    public static partial void NodeChanged(ILogger logger, string node, string action);
 }

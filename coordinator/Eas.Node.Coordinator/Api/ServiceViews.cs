@@ -47,8 +47,37 @@ public static class ServiceViews
             return service.Message;
         }
 
+        if (service.RolloutPaused.Length > 0)
+        {
+            return $"rollout to version {service.Version} paused: {service.RolloutPaused}";
+        }
+
         var failed = instances.FirstOrDefault(i => !i.Removing && i.State == InstanceState.Failed);
         return failed is null ? "" : $"instance {failed.Id} failed: {failed.Reason}";
+    }
+
+    /// <summary>Where the latest rolling update stands: new instances, how many are Ready, what still runs older versions.</summary>
+    public static Rollout Rollout(ServiceRecord service, IReadOnlyList<InstanceRecord> instances)
+    {
+        var live = instances.Where(i => !i.Removing).ToList();
+        var updated = live.Where(i => i.ServiceVersion == service.Version).ToList();
+        var rollout = new Rollout
+        {
+            Active = service.RolloutActive,
+            Version = service.Version,
+            Updated = updated.Count,
+            UpdatedReady = updated.Count(i => i.State == InstanceState.Ready),
+            Outgoing = live.Count - updated.Count,
+            Desired = service.Stopped ? 0 : service.Replicas,
+            Paused = service.RolloutPaused,
+            PreviousVersion = service.PreviousVersion,
+        };
+        foreach (var group in live.Where(i => i.ServiceVersion != service.Version).GroupBy(i => i.ServiceVersion))
+        {
+            rollout.OutgoingVersions[group.Key] = group.Count();
+        }
+
+        return rollout;
     }
 
     /// <summary>The ServiceInfo message.</summary>
@@ -77,6 +106,7 @@ public static class ServiceViews
             CreatedAt = Timestamp.FromDateTimeOffset(service.CreatedAt),
             UpdatedAt = Timestamp.FromDateTimeOffset(service.UpdatedAt),
             Message = Message(service, instances),
+            Rollout = Rollout(service, instances),
         };
         info.Instances.AddRange(instances.Select(i => Instance(i, gpuUsage?.Invoke(i))));
         if (version is not null)

@@ -5,7 +5,6 @@ using Eas.Node.Coordinator.Nodes;
 using Eas.Node.Coordinator.Reconciler;
 using Eas.Node.Coordinator.Store;
 using Eas.Node.Spec;
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
 namespace Eas.Node.Coordinator.Api;
@@ -15,7 +14,7 @@ namespace Eas.Node.Coordinator.Api;
 /// read, retried on conflict) before the call answers, then the reconciler is woken; nothing here
 /// waits for instances to start.
 /// </summary>
-public sealed class ServicesApi(
+public sealed partial class ServicesApi(
     ICoordinatorStore store,
     SpecCatalog specs,
     NodeHub hub,
@@ -106,12 +105,31 @@ public sealed class ServicesApi(
             }
 
             var now = time.GetUtcNow();
-            var version = service.Version + 1;
+            var currentStored = current with { Token = null };
             var stored = spec with { Token = null };
-            var transaction = new StoreTransaction()
-                .Put(service with { Version = version, Replicas = spec.Instance, Token = spec.Token ?? service.Token, UpdatedAt = now })
+            var token = spec.Token ?? service.Token;
+            StoreTransaction transaction;
+            if (stored with { Instance = currentStored.Instance } == currentStored)
+            {
+                // Only the instance count (and maybe the token) changed: a scale, not a new version to roll out.
+                transaction = new StoreTransaction()
+                    .Put(service with { Replicas = spec.Instance, Token = token, UpdatedAt = now })
+                    .Append(new EventRecord(0, now, service.Name, "", "Scaled", $"scaled from {service.Replicas} to {spec.Instance} instance(s) by modify", ""));
+                if ((await store.CommitAsync(transaction, ct)).Succeeded)
+                {
+                    ApiLog.Changed(logger, service.Name, $"scaled to {spec.Instance} by modify");
+                    trigger.Signal();
+                    return await InfoAsync(service.Name, ct);
+                }
+
+                continue;
+            }
+
+            var version = service.NextVersion;
+            transaction = new StoreTransaction()
+                .Put(RollingTo(service, version, now) with { Replicas = spec.Instance, Token = token })
                 .Put(new ServiceVersionRecord(service.Name, version, SpecWriter.ToJson(stored, includeToken: false), warnings, now))
-                .Append(new EventRecord(0, now, service.Name, "", "Modified", $"modified to version {version}", ""));
+                .Append(new EventRecord(0, now, service.Name, "", "Modified", $"modified to version {version}; rolling update from version {service.Version}", ""));
             if ((await store.CommitAsync(transaction, ct)).Succeeded)
             {
                 specs.Remember(service.Name, version, stored);
@@ -262,31 +280,7 @@ public sealed class ServicesApi(
         var response = new ListNodesResponse();
         foreach (var node in await store.ListNodesAsync(ct))
         {
-            var info = new NodeInfo
-            {
-                Name = node.Name,
-                Address = node.Address,
-                Status = node.Status.ToString(),
-                CpuMillis = node.CpuMillis,
-                MemoryMib = node.MemoryMib,
-                InstanceCount = instances[node.Name].Count(),
-                LastHeartbeat = Timestamp.FromDateTimeOffset(node.LastHeartbeat),
-                AgentVersion = node.AgentVersion,
-            };
-            foreach (var instance in instances[node.Name])
-            {
-                var spec = await specs.GetAsync(instance.Service, instance.ServiceVersion, ct);
-                info.AllocatedCpuMillis += spec?.CpuMillis ?? 0;
-                info.AllocatedMemoryMib += spec?.MemoryMb ?? 0;
-            }
-
-            foreach (var (key, value) in node.Labels)
-            {
-                info.Labels[key] = value;
-            }
-
-            ServiceViews.AddGpus(info, node, instances[node.Name], hub.LatestGpuReport(node.Name));
-            response.Nodes.Add(info);
+            response.Nodes.Add(await NodeInfoAsync(node, [.. instances[node.Name]], ct));
         }
 
         return response;

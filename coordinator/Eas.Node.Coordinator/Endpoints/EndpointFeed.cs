@@ -73,10 +73,12 @@ public sealed class EndpointFeed : BackgroundService
             };
             foreach (var instance in instances[service.Name].OrderBy(i => i.Id, StringComparer.Ordinal))
             {
-                // Removing instances leave the gateway first, before their agent starts the grace period;
-                // instances on a Down node are unreachable as far as anyone knows.
+                // Removing instances leave the gateway first, before their agent is told to stop them. An
+                // instance on a Down node keeps its last known state: its agent may be the only thing that
+                // died (conmon keeps instances serving), so it stays routed until its replacement is Ready
+                // elsewhere and the reconciler removes it.
                 if (instance.State != InstanceState.Ready || instance.Removing || instance.Node is null
-                    || !nodes.TryGetValue(instance.Node, out var node) || node.Status != NodeStatus.Ready)
+                    || !nodes.TryGetValue(instance.Node, out var node))
                 {
                     continue;
                 }

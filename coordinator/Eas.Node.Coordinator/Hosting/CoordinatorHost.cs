@@ -103,6 +103,8 @@ public static class CoordinatorHost
         to.PublicEndpoint = from.PublicEndpoint;
         to.NodeGraceSeconds = from.NodeGraceSeconds;
         to.HeartbeatSeconds = from.HeartbeatSeconds;
+        to.DeregistrationDelaySeconds = from.DeregistrationDelaySeconds;
+        to.RolloutProgressDeadlineSeconds = from.RolloutProgressDeadlineSeconds;
         to.MaxRequestBodyBytes = from.MaxRequestBodyBytes;
     }
 }

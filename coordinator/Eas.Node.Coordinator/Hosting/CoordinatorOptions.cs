@@ -27,6 +27,18 @@ public sealed class CoordinatorOptions
     /// <summary>The heartbeat interval agents are told to use.</summary>
     public int HeartbeatSeconds { get; set; } = 2;
 
+    /// <summary>
+    /// Seconds between taking a removed instance out of the gateways and telling its agent to stop it, so
+    /// that no gateway sends a new request to an instance that is being signalled.
+    /// </summary>
+    public int DeregistrationDelaySeconds { get; set; } = 2;
+
+    /// <summary>
+    /// Seconds a new instance of a rollout may take to become Ready; past it the rollout pauses with the
+    /// old version still serving (a crash or a failure pauses it at once).
+    /// </summary>
+    public int RolloutProgressDeadlineSeconds { get; set; } = 120;
+
     /// <summary>The largest request body the embedded gateway accepts (413 above it).</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 

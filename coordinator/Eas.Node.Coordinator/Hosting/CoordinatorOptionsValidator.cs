@@ -38,6 +38,16 @@ public sealed class CoordinatorOptionsValidator : IValidateOptions<CoordinatorOp
             errors.Add($"Coordinator:HeartbeatSeconds: {options.HeartbeatSeconds} must be less than NodeGraceSeconds ({options.NodeGraceSeconds}); lower it or raise NodeGraceSeconds");
         }
 
+        if (options.DeregistrationDelaySeconds is < 0 or > 300)
+        {
+            errors.Add($"Coordinator:DeregistrationDelaySeconds: {options.DeregistrationDelaySeconds} must be between 0 and 300; e.g. 2 (long enough for every gateway to hear of a removed instance)");
+        }
+
+        if (options.RolloutProgressDeadlineSeconds is < 1 or > 86400)
+        {
+            errors.Add($"Coordinator:RolloutProgressDeadlineSeconds: {options.RolloutProgressDeadlineSeconds} must be between 1 and 86400; e.g. 120, more for models that load slowly");
+        }
+
         if (options.MaxRequestBodyBytes is < 1 or > int.MaxValue)
         {
             errors.Add($"Coordinator:MaxRequestBodyBytes: {options.MaxRequestBodyBytes} must be between 1 and 2147483647 (the gateway's ceiling); e.g. 1048576");

@@ -65,6 +65,7 @@ public static class InstanceTransitions
             Port = status.Port,
             Restarts = status.Restarts,
             StartedOnce = startedOnce,
+            ReadyOnce = instance.ReadyOnce || next == InstanceState.Ready,
             ChangedAt = next != previous ? now : instance.ChangedAt,
         };
         return (updated == instance ? instance : updated, events);

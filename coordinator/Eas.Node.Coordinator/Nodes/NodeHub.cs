@@ -199,6 +199,15 @@ public sealed class NodeHub
         }
     }
 
+    /// <summary>
+    /// True while a removed instance that was Ready waits out the deregistration delay: the gateways have
+    /// dropped it, its agent still runs it untouched, so no new request reaches an instance being signalled.
+    /// </summary>
+    private bool Deregistering(InstanceRecord instance, DateTimeOffset now) =>
+        instance.State == InstanceState.Ready
+        && instance.RemovingSince is { } since
+        && now - since < TimeSpan.FromSeconds(_options.DeregistrationDelaySeconds);
+
     /// <summary>Marks nodes Down that have been silent past the grace period; returns how many changed.</summary>
     internal async Task<int> MarkSilentNodesDownAsync(DateTimeOffset since, CancellationToken cancellationToken)
     {
@@ -214,10 +223,15 @@ public sealed class NodeHub
                 continue;
             }
 
-            var result = await _store.CommitAsync(new StoreTransaction().Put(node with { Status = NodeStatus.Down }), cancellationToken);
+            var silent = now - node.LastHeartbeat;
+            var result = await _store.CommitAsync(
+                new StoreTransaction()
+                    .Put(node with { Status = NodeStatus.Down })
+                    .Append(new EventRecord(0, now, "", "", "NodeDown", $"node {node.Name} is Down: no heartbeat for {silent.TotalSeconds:0} s (grace {grace.TotalSeconds:0} s); its instances are replaced on other nodes", node.Name)),
+                cancellationToken);
             if (result.Succeeded)
             {
-                NodeHubLog.NodeDown(_logger, node.Name, now - node.LastHeartbeat);
+                NodeHubLog.NodeDown(_logger, node.Name, silent);
                 changed++;
             }
         }
@@ -251,9 +265,10 @@ public sealed class NodeHub
         try
         {
             var assignments = new RepeatedField<InstanceAssignment>();
+            var now = _time.GetUtcNow();
             foreach (var instance in await _store.ListInstancesAsync(null, cancellationToken))
             {
-                if (instance.Node != connection.Node || instance.Removing)
+                if (instance.Node != connection.Node || (instance.Removing && !Deregistering(instance, now)))
                 {
                     continue;
                 }
@@ -309,7 +324,13 @@ public sealed class NodeHub
                 Status = NodeStatus.Ready,
                 LastHeartbeat = _time.GetUtcNow(),
             };
-            if ((await _store.CommitAsync(new StoreTransaction().Put(record), cancellationToken)).Succeeded)
+            var transaction = new StoreTransaction().Put(record);
+            if (existing?.Status == NodeStatus.Down)
+            {
+                transaction.Append(NodeBackEvent(register.NodeName));
+            }
+
+            if ((await _store.CommitAsync(transaction, cancellationToken)).Succeeded)
             {
                 return;
             }
@@ -357,8 +378,13 @@ public sealed class NodeHub
                 return;
             }
 
-            var result = await _store.CommitAsync(
-                new StoreTransaction().Put(existing with { Status = NodeStatus.Ready, LastHeartbeat = _time.GetUtcNow() }), cancellationToken);
+            var transaction = new StoreTransaction().Put(existing with { Status = NodeStatus.Ready, LastHeartbeat = _time.GetUtcNow() });
+            if (existing.Status == NodeStatus.Down)
+            {
+                transaction.Append(NodeBackEvent(node));
+            }
+
+            var result = await _store.CommitAsync(transaction, cancellationToken);
             if (result.Succeeded)
             {
                 if (existing.Status == NodeStatus.Down)
@@ -371,6 +397,9 @@ public sealed class NodeHub
             }
         }
     }
+
+    private EventRecord NodeBackEvent(string node) =>
+        new(0, _time.GetUtcNow(), "", "", "NodeBack", $"node {node} is back; it stops whatever moved away while it was Down", node);
 
     private async Task ApplyReportAsync(string node, IEnumerable<InstanceStatus> statuses, bool full, CancellationToken cancellationToken)
     {

@@ -25,4 +25,7 @@ internal static partial class ReconcilerLog
 
     [LoggerMessage(3007, LogLevel.Warning, "Service {Service}: moving {Instance}: {Reason}")]
     public static partial void Moving(ILogger logger, string service, string instance, string reason);
+
+    [LoggerMessage(3008, LogLevel.Warning, "Service {Service}: rollout to version {Version} paused: {Reason}")]
+    public static partial void RolloutPaused(ILogger logger, string service, int version, string reason);
 }

@@ -1,9 +1,12 @@
 using System.Security.Cryptography;
 using Eas.Node.Contracts.V1;
 using Eas.Node.Coordinator.Gpus;
+using Eas.Node.Coordinator.Hosting;
 using Eas.Node.Coordinator.Nodes;
 using Eas.Node.Coordinator.Store;
 using Eas.Node.Scheduler;
+using Eas.Node.Spec;
+using Microsoft.Extensions.Options;
 
 namespace Eas.Node.Coordinator.Reconciler;
 
@@ -21,8 +24,12 @@ public sealed class ServiceReconciler(
     InstanceScheduler scheduler,
     ReconcileTrigger trigger,
     TimeProvider time,
+    IOptions<CoordinatorOptions> options,
     ILogger<ServiceReconciler> logger) : BackgroundService
 {
+    private readonly TimeSpan _deregistrationDelay = TimeSpan.FromSeconds(options.Value.DeregistrationDelaySeconds);
+    private readonly TimeSpan _progressDeadline = TimeSpan.FromSeconds(options.Value.RolloutProgressDeadlineSeconds);
+
     /// <summary>The safety-net pass interval, for anything a lost signal would otherwise leave undone.</summary>
     public static readonly TimeSpan PeriodicPass = TimeSpan.FromSeconds(30);
 
@@ -65,6 +72,8 @@ public sealed class ServiceReconciler(
                     break;
                 }
             }
+
+            await WakeForDeadlinesAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -76,6 +85,41 @@ public sealed class ServiceReconciler(
         }
 
         return passes;
+    }
+
+    /// <summary>
+    /// Asks for a pass when the next removed instance's deregistration delay ends (its agent is told then),
+    /// and when the oldest unready instance of a rollout reaches the progress deadline.
+    /// </summary>
+    private async Task WakeForDeadlinesAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var services = (await store.ListServicesAsync(cancellationToken)).ToDictionary(s => s.Name, StringComparer.Ordinal);
+        DateTimeOffset? next = null;
+        foreach (var instance in await store.ListInstancesAsync(null, cancellationToken))
+        {
+            DateTimeOffset? due = null;
+            if (instance.Removing && instance.RemovingSince is { } since && since + _deregistrationDelay > now)
+            {
+                due = since + _deregistrationDelay;
+            }
+            else if (!instance.Removing && !instance.ReadyOnce && services.TryGetValue(instance.Service, out var service)
+                && service.RolloutActive && service.RolloutPaused.Length == 0 && instance.CreatedAt + _progressDeadline > now)
+            {
+                due = instance.CreatedAt + _progressDeadline;
+            }
+
+            if (due is { } at && (next is null || at < next))
+            {
+                next = at;
+            }
+        }
+
+        if (next is { } wake)
+        {
+            // A little after the deadline, so the pass sees it passed.
+            trigger.SignalAfter(wake - now + TimeSpan.FromMilliseconds(20));
+        }
     }
 
     private async Task PeriodicAsync(CancellationToken stoppingToken)
@@ -160,15 +204,17 @@ public sealed class ServiceReconciler(
 
             ReconcilerLog.Moving(logger, service.Name, instance.Id, lost);
             transaction
-                .Put(instance with { Removing = true, Reason = lost, ChangedAt = now })
+                .Put(instance with { Removing = true, RemovingSince = now, Reason = lost, ChangedAt = now })
                 .Append(new EventRecord(0, now, service.Name, instance.Id, "Rescheduled", $"moving to healthy GPUs: {lost}", instance.Node!));
         }
 
-        var plan = InstancePlanner.Plan(service, live);
+        var spec = await specs.GetAsync(service.Name, service.Version, cancellationToken);
+        service = TrackRollout(service, live, nodes, now, transaction);
+        var plan = InstancePlanner.Plan(service, live, spec?.RollingStrategy ?? RollingStrategy.Default, nodes);
         foreach (var instance in plan.Remove)
         {
             ReconcilerLog.Removing(logger, service.Name, instance.Id);
-            transaction.Put(instance with { Removing = true, ChangedAt = now });
+            transaction.Put(instance with { Removing = true, RemovingSince = now, ChangedAt = now });
         }
 
         for (var i = 0; i < plan.Create; i++)
@@ -193,6 +239,69 @@ public sealed class ServiceReconciler(
         await CommitAsync(transaction, cancellationToken);
         return true;
     }
+
+    /// <summary>
+    /// Pauses a rollout whose new instances fail or never get Ready (an event says why), and marks it done,
+    /// with an event, once every instance runs the current version; returns the service as the plan must see it.
+    /// </summary>
+    private ServiceRecord TrackRollout(ServiceRecord service, IReadOnlyList<InstanceRecord> live, IReadOnlyDictionary<string, NodeRecord> nodes, DateTimeOffset now, StoreTransaction transaction)
+    {
+        if (!service.RolloutActive)
+        {
+            return service;
+        }
+
+        var current = live.Where(i => i.ServiceVersion == service.Version && !InstancePlanner.Evacuating(i, nodes)).ToList();
+        var outgoing = live.Count(i => i.ServiceVersion != service.Version);
+        var desired = service.Stopped || service.Deleting ? 0 : service.Replicas;
+        ServiceRecord updated;
+        if (outgoing == 0 && current.Count(i => i.State == InstanceState.Ready) >= desired)
+        {
+            updated = service with { RolloutActive = false, RolloutPaused = "" };
+            transaction.Append(new EventRecord(0, now, service.Name, "", "RolloutDone", $"every instance runs version {service.Version}", ""));
+        }
+        else if (service.RolloutPaused.Length == 0 && outgoing > 0 && StalledReason(service, current, now) is { } why)
+        {
+            updated = service with { RolloutPaused = why };
+            ReconcilerLog.RolloutPaused(logger, service.Name, service.Version, why);
+            transaction.Append(new EventRecord(0, now, service.Name, "", "RolloutPaused",
+                $"rollout to version {service.Version} paused, the old version keeps serving: {why}; fix the spec and modify again, or roll back with 'easctl rollback {service.Name}'", ""));
+        }
+        else
+        {
+            return service;
+        }
+
+        transaction.Put(updated);
+        return updated;
+    }
+
+    /// <summary>Why a new instance of the rollout counts as failed, or null while every new instance is fine or still within the deadline.</summary>
+    private string? StalledReason(ServiceRecord service, IEnumerable<InstanceRecord> current, DateTimeOffset now)
+    {
+        foreach (var instance in current.Where(i => !i.ReadyOnce).OrderBy(i => i.CreatedAt))
+        {
+            var said = instance.Reason.Length > 0 ? $": {instance.Reason}" : "";
+            if (instance.State == InstanceState.Failed)
+            {
+                return $"new instance {instance.Id} failed{said}";
+            }
+
+            if (instance.Restarts > 0)
+            {
+                return $"new instance {instance.Id} restarted {instance.Restarts} time(s) without getting Ready{said}";
+            }
+
+            if (now - instance.CreatedAt >= _progressDeadline)
+            {
+                return $"new instance {instance.Id} is not Ready after {_progressDeadline.TotalSeconds:0} s (Coordinator:RolloutProgressDeadlineSeconds), still {StateName(instance.State)}{said}";
+            }
+        }
+
+        return null;
+    }
+
+    private static string StateName(InstanceState state) => state == InstanceState.Pending ? "Pending" : state.ToString();
 
     /// <summary>Places every unplaced instance on a Ready, connected node, one CAS write per placement.</summary>
     private async Task<bool> ScheduleAsync(CancellationToken cancellationToken)
@@ -232,7 +341,7 @@ public sealed class ServiceReconciler(
                     n.CpuMillis,
                     n.MemoryMib,
                     n.Labels,
-                    n.Status == NodeStatus.Ready && hub.IsConnected(n.Name),
+                    n.Status == NodeStatus.Ready && !n.Cordoned && !n.Draining && hub.IsConnected(n.Name),
                     GpuMapping.ToSnapshots(n.Gpus),
                     n.GpuDriverVersion))],
                 placed);

@@ -37,6 +37,21 @@ public sealed record ServiceRecord : IVersioned
     /// <summary>Why the service is not Running, as far as the coordinator knows (e.g. no node fits).</summary>
     public string Message { get; init; } = "";
 
+    /// <summary>The highest version ever stored (a rollback makes an older one current; the next change gets a new number).</summary>
+    public int LatestVersion { get; init; }
+
+    /// <summary>The version that was current before the last modify, restart or rollback: where a plain rollback goes; 0 for none.</summary>
+    public int PreviousVersion { get; init; }
+
+    /// <summary>True from a modify, restart or rollback until every instance runs <see cref="Version"/> and enough are Ready.</summary>
+    public bool RolloutActive { get; init; }
+
+    /// <summary>Why the rollout to <see cref="Version"/> is paused (a new instance failed or never got Ready); "" while it runs or is done.</summary>
+    public string RolloutPaused { get; init; } = "";
+
+    /// <summary>The next version number to store: one above every version so far.</summary>
+    public int NextVersion => Math.Max(Version, LatestVersion) + 1;
+
     /// <summary>When the service was created.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 
@@ -95,8 +110,14 @@ public sealed record InstanceRecord : IVersioned
     /// <summary>True once it has reached RUNNING (for the Started event, which happens once).</summary>
     public bool StartedOnce { get; init; }
 
-    /// <summary>The coordinator wants it gone: out of the node's desired set and the gateway, removed once stopped.</summary>
+    /// <summary>True once it has been READY (a rollout waits on new instances that never were).</summary>
+    public bool ReadyOnce { get; init; }
+
+    /// <summary>The coordinator wants it gone: out of the gateway at once, out of its node's desired set after the deregistration delay, removed once stopped.</summary>
     public bool Removing { get; init; }
+
+    /// <summary>When <see cref="Removing"/> was set; the agent is told to stop it a deregistration delay later.</summary>
+    public DateTimeOffset? RemovingSince { get; init; }
 
     /// <summary>When the instance was created.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
@@ -142,6 +163,16 @@ public sealed record NodeRecord : IVersioned
 
     /// <summary>Ready or Down.</summary>
     public NodeStatus Status { get; init; }
+
+    /// <summary>No new instance is placed here (<c>easctl cordon</c>, and <c>drain</c>); what runs here stays.</summary>
+    public bool Cordoned { get; init; }
+
+    /// <summary>Being emptied (<c>easctl drain</c>): every instance here is replaced elsewhere and stopped once its replacement is Ready.</summary>
+    public bool Draining { get; init; }
+
+    /// <summary>The word <c>easctl nodes</c> shows: Down, Draining, Cordoned or Ready.</summary>
+    [JsonIgnore]
+    public string DisplayStatus => Status == NodeStatus.Down ? "Down" : Draining ? "Draining" : Cordoned ? "Cordoned" : "Ready";
 
     /// <summary>The node's GPUs as its agent last reported them, health included.</summary>
     public IReadOnlyList<GpuRecord> Gpus { get; init; } = [];

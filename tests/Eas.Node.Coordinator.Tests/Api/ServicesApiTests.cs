@@ -15,7 +15,8 @@ public sealed class ServicesApiTests(ITestOutputHelper output) : IAsyncLifetime
 
     private Services.ServicesClient Api => _coordinator.Services;
 
-    public async Task InitializeAsync() => _coordinator = await TestCoordinator.StartAsync(_dir.Path);
+    // No deregistration delay: a removed instance leaves the agent's desired set at once, so the sets show the surge exactly.
+    public async Task InitializeAsync() => _coordinator = await TestCoordinator.StartAsync(_dir.Path, configure: o => o.DeregistrationDelaySeconds = 0);
 
     public async Task DisposeAsync()
     {
@@ -208,7 +209,7 @@ public sealed class ServicesApiTests(ITestOutputHelper output) : IAsyncLifetime
         agent.Running.Values.Should().HaveCount(2).And.OnlyContain(a => a.ServiceVersion == 2 && a.Spec.Env["GREETING"] == "bonjour");
         agent.Received.Should().OnlyContain(d => d.Instances.Count <= 3, "the roll adds at most one instance at a time");
         (await _coordinator.Store.ListServiceVersionsAsync("demo")).Select(v => v.Version).Should().Equal(1, 2);
-        (await Api.ListEventsAsync(new ListEventsRequest { Service = "demo" })).Events.Should().Contain(e => e.Type == "Modified" && e.Message == "modified to version 2");
+        (await Api.ListEventsAsync(new ListEventsRequest { Service = "demo" })).Events.Should().Contain(e => e.Type == "Modified" && e.Message.StartsWith("modified to version 2;", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -29,6 +29,9 @@ internal sealed class FakeAgent : IAsyncDisposable
 
     public bool AutoReady { get; set; } = true;
 
+    /// <summary>Instances this predicate picks are reported Failed ("exited with code 1") instead of Ready.</summary>
+    public Func<InstanceAssignment, bool> FailWhen { get; set; } = _ => false;
+
     /// <summary>What the agent runs, by instance id.</summary>
     public ConcurrentDictionary<string, InstanceAssignment> Running { get; } = new();
 
@@ -184,7 +187,12 @@ internal sealed class FakeAgent : IAsyncDisposable
                 continue;
             }
 
-            if (AutoReady)
+            if (AutoReady && FailWhen(assignment))
+            {
+                await ReportAsync(Status(assignment, InstanceState.Running));
+                await ReportAsync(Status(assignment, InstanceState.Failed, reason: "exited with code 1"));
+            }
+            else if (AutoReady)
             {
                 var restarts = known ? 1 : 0;
                 await ReportAsync(Status(assignment, InstanceState.Running, restarts, known ? "restart requested" : ""));

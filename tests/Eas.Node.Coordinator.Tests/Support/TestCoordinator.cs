@@ -35,7 +35,7 @@ internal sealed class TestCoordinator : IAsyncDisposable
     /// <summary>The embedded gateway's URL, when it runs.</summary>
     public string? GatewayUrl => _app.Services.GetService<EmbeddedGatewayService>()?.Urls.FirstOrDefault();
 
-    public static async Task<TestCoordinator> StartAsync(string dataDir, FakeTimeProvider? time = null, bool embeddedGateway = false)
+    public static async Task<TestCoordinator> StartAsync(string dataDir, FakeTimeProvider? time = null, bool embeddedGateway = false, Action<CoordinatorOptions>? configure = null)
     {
         var options = new CoordinatorOptions
         {
@@ -47,6 +47,7 @@ internal sealed class TestCoordinator : IAsyncDisposable
             NodeGraceSeconds = 10,
             HeartbeatSeconds = 2,
         };
+        configure?.Invoke(options);
         var app = CoordinatorHost.Build(options, builder =>
         {
             if (time is not null)

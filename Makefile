@@ -56,7 +56,7 @@ lint:
 format:
 	$(DOTNET) format Eas.Node.sln --no-restore
 
-## bench: gateway vs nginx, deploy latency, agent memory, NVML polling cost, scheduler throughput (see bench/README.md)
+## bench: gateway vs nginx, deploy latency, agent memory, NVML polling cost, scheduler throughput, cache, rolling update and node loss (see bench/README.md)
 bench: deps build
 	@bench/run-all.sh
 

@@ -67,5 +67,48 @@ public sealed class EasctlTests(Cluster cluster)
         node["gpu_unavailable_reason"]!.GetValue<string>().Should().Contain("libnvidia-ml.so.1");
     }
 
+    [ClusterFact]
+    public async Task Cordon_ShowsInNodes_AndUncordonUndoesIt()
+    {
+        try
+        {
+            var (exit, stdout, _) = await EasctlAsync("cordon", cluster.NodeName);
+            exit.Should().Be(0);
+            stdout.Should().Contain($"node {cluster.NodeName}: Cordoned");
+            var (_, json, _) = await EasctlAsync("nodes", "-o", "json");
+            var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsArray().Single(n => n!["name"]!.GetValue<string>() == cluster.NodeName)!;
+            node["status"]!.GetValue<string>().Should().Be("Cordoned");
+            node["cordoned"]!.GetValue<bool>().Should().BeTrue();
+        }
+        finally
+        {
+            var (exit, stdout, _) = await EasctlAsync("uncordon", cluster.NodeName);
+            exit.Should().Be(0);
+            stdout.Should().Contain($"node {cluster.NodeName}: Ready");
+        }
+
+        var (unknownExit, _, unknownErr) = await EasctlAsync("drain", "no-such-node");
+        unknownExit.Should().NotBe(0);
+        unknownErr.Should().Contain("node 'no-such-node' is not known");
+    }
+
+    [ClusterFact]
+    public async Task Rollback_WithoutAnEarlierVersion_SaysHowToPickOne()
+    {
+        const string Spec = """{"metadata": {"name": "rollback_demo", "instance": 0}, "containers": [{"image": "host", "script": "true", "port": 8000}]}""";
+        await cluster.Services.CreateServiceAsync(new CreateServiceRequest { SpecJson = Spec });
+        try
+        {
+            var (exit, _, stderr) = await EasctlAsync("rollback", "rollback_demo");
+
+            exit.Should().NotBe(0);
+            stderr.Should().Contain("no earlier version to roll back to").And.Contain("--to");
+        }
+        finally
+        {
+            await cluster.Services.DeleteServiceAsync(new ServiceRef { Name = "rollback_demo" });
+        }
+    }
+
     private Task<(int Exit, string Stdout, string Stderr)> EasctlAsync(params string[] args) => Easctl.RunAsync(cluster, args);
 }

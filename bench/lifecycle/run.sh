@@ -2,13 +2,16 @@
 # Lifecycle speed on a throwaway two-node cluster (own ports, bridges, subnets and state), default settings:
 #   - rolling update: `easctl modify --wait` of a 4-instance service, max_surge 1, app ready at once, from
 #     the call to every instance running the new version and Ready (old ones out of the gateway); RUNS times;
+#   - the same rolling updates and then a scale-in from 4 to 2 run under `wrk -c4` through the gateway for
+#     LOAD_SECONDS (default 60): the non-2xx responses and socket errors it counts must both be 0;
 #   - node loss: a node running 2 instances goes silent (agent kill -9, its containers frozen with
 #     `runc pause`); time from then until both instances are Ready on the other node; LOSSES times.
-# Needs root (runc, CNI), a build (make build) and jq. Writes bench/results/lifecycle.md. Cleans up on exit.
+# Needs root (runc, CNI), a build (make build), jq and wrk. Writes bench/results/lifecycle.md. Cleans up on exit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 runs="${RUNS:-3}"
 losses="${LOSSES:-3}"
+load_seconds="${LOAD_SECONDS:-60}"
 work="$(mktemp -d /tmp/eas-bench-lifecycle.XXXXXX)"
 coord_port=19190 gw_port=18180
 export EAS_COORDINATOR="http://127.0.0.1:$coord_port"
@@ -81,6 +84,9 @@ done
 # Rolling updates.
 spec 4 v0 >"$work/service.json"
 "$easctl" create -f "$work/service.json" --wait --timeout 120 >/dev/null
+token=$("$easctl" desc bench_roll -o json | jq -r .token)
+wrk -t1 -c4 -d"${load_seconds}s" -H "Authorization: $token" "http://127.0.0.1:$gw_port/api/predict/bench_roll/" >"$work/wrk.txt" 2>&1 &
+wrk_pid=$!
 roll=()
 for r in $(seq 1 "$runs"); do
   spec 4 "v$r" >"$work/service.json"
@@ -88,6 +94,11 @@ for r in $(seq 1 "$runs"); do
   "$easctl" modify bench_roll -f "$work/service.json" --wait --timeout 120 >/dev/null
   roll+=("$(seconds_since "$start")")
 done
+"$easctl" scale bench_roll 2 --wait --timeout 120 >/dev/null
+wait "$wrk_pid"
+load_requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+load_non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ {print $2}' "$work/wrk.txt")
+load_socket=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$work/wrk.txt")
 mkdir -p "$root/bench/results"
 "$easctl" events bench_roll >"$root/bench/results/lifecycle-rollout-events.txt"
 "$easctl" delete bench_roll >/dev/null
@@ -126,5 +137,6 @@ mkdir -p "$root/bench/results"
   echo "| Measure | Median | Runs | Target | Peer (published defaults) |"
   echo "|---|---|---|---|---|"
   echo "| Rolling update, 4 instances, max_surge 1, ready at once | ${roll_median} s | ${roll[*]} | ≤ 10 s | — |"
+  echo "| Under load: ${runs} rolling updates + scale-in 4 → 2, wrk -c4 for ${load_seconds} s | ${load_non2xx:-0} non-2xx, ${load_socket:-0} socket errors | ${load_requests} requests | 0 and 0 | — |"
   echo "| Node loss → both instances Ready on the other node | ${loss_median} s | ${loss[*]} | ≤ 15 s | Nomad 20–30 s ($(awk -v m="$loss_median" 'BEGIN { printf "%.1f–%.1f×", 20 / m, 30 / m }') faster), Kubernetes ~350 s ($(awk -v m="$loss_median" 'BEGIN { printf "%.0f×", 350 / m }') faster) |"
 } | tee "$root/bench/results/lifecycle.md"

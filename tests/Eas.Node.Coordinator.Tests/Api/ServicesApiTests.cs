@@ -68,7 +68,7 @@ public sealed class ServicesApiTests(ITestOutputHelper output) : IAsyncLifetime
         running.Instances.Select(i => i.Id).Should().OnlyContain(id => System.Text.RegularExpressions.Regex.IsMatch(id, "^demo-[0-9a-f]{8}$"));
         clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(2), "create to two Ready instances must take at most 2 s");
 
-        var route = await NextRouteAsync(feed, "demo", r => r.Endpoints.Count == 2);
+        var route = await EndpointFeeds.NextRouteAsync(feed, "demo", r => r.Endpoints.Count == 2);
         route.TokenSha256.ToByteArray().Should().Equal(SHA256.HashData(Encoding.UTF8.GetBytes(running.Token)));
         route.KeepaliveMs.Should().Be(5000);
         route.Endpoints.Select(e => e.Address).Should().OnlyContain(a => a == "127.0.0.1:8000");
@@ -375,19 +375,4 @@ public sealed class ServicesApiTests(ITestOutputHelper output) : IAsyncLifetime
             () => Api.DescribeServiceAsync(new ServiceRef { Name = name }).ResponseAsync,
             s => s.Status == "Running" && s.Replicas.Ready == count && s.Replicas.Total == count,
             $"{name} to run {count} Ready instances");
-
-    private static async Task<ServiceRoute> NextRouteAsync(AsyncServerStreamingCall<EndpointSnapshot> feed, string service, Func<ServiceRoute, bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
-        while (await feed.ResponseStream.MoveNext(timeout.Token))
-        {
-            var route = feed.ResponseStream.Current.Services.FirstOrDefault(s => s.Name == service);
-            if (route is not null && condition(route))
-            {
-                return route;
-            }
-        }
-
-        throw new InvalidOperationException("the endpoint feed ended");
-    }
 }

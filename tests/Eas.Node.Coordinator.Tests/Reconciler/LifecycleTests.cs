@@ -110,7 +110,7 @@ public sealed class LifecycleTests : IDisposable
 
         await api.ScaleServiceAsync(new ScaleServiceRequest { Name = "demo", Instances = 1 });
 
-        var route = await NextRouteAsync(feed, "demo", r => r.Endpoints.Count == 1);
+        var route = await EndpointFeeds.NextRouteAsync(feed, "demo", r => r.Endpoints.Count == 1);
         var removed = (await api.DescribeServiceAsync(new ServiceRef { Name = "demo" })).Instances.Single(i => i.Id != route.Endpoints.Single().InstanceId);
         agent.Running.Should().ContainKey(removed.Id, "the agent is told only after the deregistration delay (2 s), which has not passed");
 
@@ -135,7 +135,7 @@ public sealed class LifecycleTests : IDisposable
 
         // Down only after the grace; meanwhile the lost instances stay routed (only the agent may be gone).
         time.Advance(TimeSpan.FromSeconds(5));
-        (await NextRouteAsync(feed, "demo", r => r.Endpoints.Count == 2)).Endpoints.Select(e => e.InstanceId).Should().BeEquivalentTo(lostIds);
+        (await EndpointFeeds.NextRouteAsync(feed, "demo", r => r.Endpoints.Count == 2)).Endpoints.Select(e => e.InstanceId).Should().BeEquivalentTo(lostIds);
         await Eventually.UntilAsync(
             async () =>
             {
@@ -148,7 +148,7 @@ public sealed class LifecycleTests : IDisposable
 
         var moved = await WaitForAsync(api, s => s.Instances.Count == 2 && s.Instances.All(i => i.Node == "node-b" && i.State == InstanceState.Ready), "both instances to be Ready on node-b");
         moved.Instances.Select(i => i.Id).Should().NotIntersectWith(lostIds);
-        (await NextRouteAsync(feed, "demo", r => r.Endpoints.All(e => e.Node == "node-b"))).Endpoints.Should().HaveCount(2);
+        (await EndpointFeeds.NextRouteAsync(feed, "demo", r => r.Endpoints.All(e => e.Node == "node-b"))).Endpoints.Should().HaveCount(2);
         (await api.ListNodesAsync(new ListNodesRequest())).Nodes.Single(n => n.Name == "node-a").Status.Should().Be("Down");
         (await api.ListEventsAsync(new ListEventsRequest())).Events.Should().Contain(e => e.Type == "NodeDown" && e.Node == "node-a");
 
@@ -188,19 +188,4 @@ public sealed class LifecycleTests : IDisposable
 
     private static Task<ServiceInfo> WaitForAsync(Services.ServicesClient api, Func<ServiceInfo, bool> condition, string what) =>
         Eventually.UntilAsync(() => api.DescribeServiceAsync(new ServiceRef { Name = "demo" }).ResponseAsync, condition, what);
-
-    private static async Task<ServiceRoute> NextRouteAsync(AsyncServerStreamingCall<EndpointSnapshot> feed, string service, Func<ServiceRoute, bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
-        while (await feed.ResponseStream.MoveNext(timeout.Token))
-        {
-            var route = feed.ResponseStream.Current.Services.FirstOrDefault(s => s.Name == service);
-            if (route is not null && condition(route))
-            {
-                return route;
-            }
-        }
-
-        throw new InvalidOperationException("the endpoint feed ended");
-    }
 }

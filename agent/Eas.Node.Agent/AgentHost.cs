@@ -4,12 +4,15 @@ using Eas.Node.Agent.Fingerprint;
 using Eas.Node.Agent.Gpus;
 using Eas.Node.Agent.Health;
 using Eas.Node.Agent.Instances;
+using Eas.Node.Agent.Metrics;
 using Eas.Node.Agent.Network;
 using Eas.Node.Agent.Options;
 using Eas.Node.Agent.Prepare;
 using Eas.Node.Agent.Runtime;
 using Eas.Node.Agent.State;
 using Eas.Node.Agent.Storage;
+using Eas.Node.Logging;
+using Eas.Node.Logging.Systemd;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -60,6 +63,15 @@ public static class AgentHost
     /// <summary>Parses the command line and config, checks keys strictly, and wires the services; null (after writing why) on a bad config.</summary>
     public static (IHost Host, bool Cleanup)? TryBuild(string[] args, TextWriter error, Action<IServiceCollection>? configure = null)
     {
+        // --log journald|console|auto (or EAS_LOG) picks the log target; the rest is the agent's own command line.
+        var logTarget = LogTargets.Select(args);
+        if (logTarget.Error is not null)
+        {
+            error.WriteLine(logTarget.Error);
+            return null;
+        }
+
+        args = logTarget.Rest;
         var rest = new List<string>();
         string? configPath = null;
         var cleanup = false;
@@ -146,8 +158,15 @@ public static class AgentHost
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
             .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}"));
-        builder.Services.AddSystemd();
+            .WriteTo.ConsoleOrJournald(logTarget.Target, "eas-agent", "{Timestamp:HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+
+        // READY=1 once the hosted services (the coordinator loop among them) have started, WATCHDOG=1 while that loop runs.
+        builder.Services.AddSystemdNotify();
+        if (!cleanup)
+        {
+            builder.Services.AddMainLoopWatchdogCheck<CoordinatorClient>();
+        }
+
         AddAgent(builder.Services, source, cleanup);
         configure?.Invoke(builder.Services);
         return (builder.Build(), cleanup);
@@ -172,6 +191,7 @@ public static class AgentHost
         services.TryAddSingleton<ICommandRunner, CommandRunner>();
         services.AddSingleton<ExitWatcher>();
         services.AddSingleton<CgroupLayout>();
+        services.AddSingleton<AgentMetrics>();
         services.AddSingleton<ConmonRuncDriver>();
         services.AddSingleton<CniRunner>();
         services.AddSingleton<NetworkNamespaces>();
@@ -200,6 +220,12 @@ public static class AgentHost
             services.AddHostedService(sp => sp.GetRequiredService<GpuWatchdog>());
             services.AddSingleton<CoordinatorClient>();
             services.AddHostedService(sp => sp.GetRequiredService<CoordinatorClient>());
+
+            // GET /metrics at Agent:MetricsListen (nothing listens when it is empty).
+            services.AddSingleton<CgroupUsageReader>();
+            services.AddSingleton<AgentMetricsCollector>();
+            services.AddSingleton<MetricsListener>();
+            services.AddHostedService(sp => sp.GetRequiredService<MetricsListener>());
         }
     }
 }

@@ -1,9 +1,20 @@
 using Eas.Node.Coordinator.Hosting;
+using Eas.Node.Coordinator.Reconciler;
+using Eas.Node.Logging;
+using Eas.Node.Logging.Systemd;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Events;
 
-var loaded = CoordinatorConfiguration.Load(args);
+// --log journald|console|auto (or EAS_LOG) picks the log target; the rest is the coordinator's own command line.
+var logTarget = LogTargets.Select(args);
+if (logTarget.Error is not null)
+{
+    await Console.Error.WriteLineAsync($"eas-coordinator: {logTarget.Error}");
+    return 2;
+}
+
+var loaded = CoordinatorConfiguration.Load(logTarget.Rest);
 if (loaded.Options is not { } options)
 {
     foreach (var error in loaded.Errors)
@@ -19,13 +30,14 @@ Log.Logger = new LoggerConfiguration()
     .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
     .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
     .Enrich.FromLogContext()
-    .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+    .WriteTo.ConsoleOrJournald(logTarget.Target, "eas-coordinator", "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
     .CreateLogger();
 try
 {
     var app = CoordinatorHost.Build(options, builder =>
     {
-        builder.Host.UseSystemd();
+        // READY=1 once the gRPC listener and the embedded gateway's listener are up, WATCHDOG=1 while the reconciler runs.
+        builder.Services.AddSystemdNotify().AddMainLoopWatchdogCheck<ServiceReconciler>();
         builder.Services.AddSerilog();
     });
     await app.RunAsync();

@@ -1,6 +1,7 @@
 using System.Net;
 using Eas.Node.Gateway.Feed;
 using Eas.Node.Gateway.Logging;
+using Eas.Node.Gateway.Metrics;
 using Eas.Node.Gateway.Proxy;
 using Eas.Node.Gateway.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,7 +33,20 @@ public static class GatewayApp
     public static WebApplication Build(GatewayOptions options, IEndpointFeed feed, ILoggerFactory? loggerFactory = null) =>
         Build(options, feed ?? throw new ArgumentNullException(nameof(feed)), loggerFactory, configure: null);
 
-    internal static WebApplication Build(GatewayOptions options, IEndpointFeed? feed, ILoggerFactory? loggerFactory, Action<WebApplicationBuilder>? configure)
+    /// <summary>
+    /// Builds a gateway fed by the coordinator (as <see cref="Build(GatewayOptions, ILoggerFactory?)"/>) whose request
+    /// metrics go into <paramref name="metricsRegistry"/>: the host's own registry, when the host serves its metrics itself
+    /// (the coordinator with its embedded gateway).
+    /// </summary>
+    public static WebApplication Build(GatewayOptions options, ILoggerFactory? loggerFactory, Prometheus.CollectorRegistry metricsRegistry) =>
+        Build(options, feed: null, loggerFactory, configure: null, metricsRegistry ?? throw new ArgumentNullException(nameof(metricsRegistry)));
+
+    internal static WebApplication Build(
+        GatewayOptions options,
+        IEndpointFeed? feed,
+        ILoggerFactory? loggerFactory,
+        Action<WebApplicationBuilder>? configure,
+        Prometheus.CollectorRegistry? metricsRegistry = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var problems = options.Validate();
@@ -71,6 +85,20 @@ public static class GatewayApp
         services.AddSingleton(_ => CreateInvoker());
         services.AddSingleton<RouteStore>();
         services.AddSingleton<PredictHandler>();
+
+        // Its own registry (with the process's CPU, memory and GC figures) unless the host shares one.
+        if (metricsRegistry is null)
+        {
+            metricsRegistry = Prometheus.Metrics.NewCustomRegistry();
+            Prometheus.DotNetStats.Register(metricsRegistry);
+        }
+
+        services.AddSingleton(new GatewayMetrics(metricsRegistry));
+        if (!string.IsNullOrWhiteSpace(options.MetricsListen))
+        {
+            services.AddSingleton(sp => new MetricsServer(options.MetricsListen, "Gateway:MetricsListen", metricsRegistry, sp.GetRequiredService<ILoggerFactory>()));
+            services.AddHostedService(sp => sp.GetRequiredService<MetricsServer>());
+        }
 
         string source;
         if (feed is not null)

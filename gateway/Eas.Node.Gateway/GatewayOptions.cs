@@ -21,6 +21,16 @@ public sealed class GatewayOptions
     /// </summary>
     public string Listen { get; set; } = "http://127.0.0.1:8080";
 
+    /// <summary>Where <c>eas-gateway</c> serves <c>GET /metrics</c> unless its configuration says otherwise.</summary>
+    public const string DefaultMetricsListen = "http://127.0.0.1:9192";
+
+    /// <summary>
+    /// Where the Prometheus endpoint <c>GET /metrics</c> listens: <c>http://host:port</c> URLs separated by <c>;</c>, on a
+    /// listener of its own (never the one that serves <c>/api/predict</c>); empty serves no metrics. A gateway built in
+    /// code serves none unless asked; the standalone <c>eas-gateway</c> defaults to <see cref="DefaultMetricsListen"/>.
+    /// </summary>
+    public string MetricsListen { get; set; } = "";
+
     /// <summary>The coordinator whose <c>eas.v1.Endpoints/Watch</c> feed fills the routing table.</summary>
     public string Coordinator { get; set; } = "http://127.0.0.1:9090";
 
@@ -55,6 +65,14 @@ public sealed class GatewayOptions
                 {
                     problems.Add($"Gateway:Listen '{url}' is not valid: each entry must be http://host:port with a port from 0 to 65535 (https is not served by the gateway; terminate TLS in front of it); fix: set for example \"http://0.0.0.0:8080\".");
                 }
+            }
+        }
+
+        foreach (var url in SplitListen(MetricsListen ?? ""))
+        {
+            if (!IsListenUrl(url))
+            {
+                problems.Add($"Gateway:MetricsListen '{url}' is not valid: each entry must be http://host:port with a port from 0 to 65535; fix: set for example \"{DefaultMetricsListen}\", or \"\" to serve no metrics.");
             }
         }
 

@@ -1,5 +1,8 @@
 using Eas.Node.Gateway;
 using Eas.Node.Gateway.Configuration;
+using Eas.Node.Gateway.Feed;
+using Eas.Node.Logging;
+using Eas.Node.Logging.Systemd;
 using Serilog;
 using Serilog.Events;
 using Serilog.Extensions.Logging;
@@ -25,7 +28,15 @@ if (Environment.GetEnvironmentVariable(SocketThreads) is null && Environment.Pro
     Environment.SetEnvironmentVariable(SocketThreads, "1");
 }
 
-var options = GatewayConfigLoader.Load(args, out var problems);
+// --log journald|console|auto (or EAS_LOG) picks the log target; the rest is the gateway's own command line.
+var logTarget = LogTargets.Select(args);
+if (logTarget.Error is not null)
+{
+    await Console.Error.WriteLineAsync($"eas-gateway: {logTarget.Error}");
+    return 2;
+}
+
+var options = GatewayConfigLoader.Load(logTarget.Rest, out var problems);
 if (options is null)
 {
     foreach (var problem in problems)
@@ -42,13 +53,15 @@ Log.Logger = new LoggerConfiguration()
     .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
     .MinimumLevel.Override("Yarp", LogEventLevel.Warning)
     .Enrich.FromLogContext()
-    .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+    .WriteTo.ConsoleOrJournald(logTarget.Target, "eas-gateway", "{Timestamp:HH:mm:ss.fff} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
     .CreateLogger();
 
 try
 {
     using var loggerFactory = new SerilogLoggerFactory(Log.Logger);
-    await using var app = GatewayApp.Build(options, feed: null, loggerFactory, builder => builder.Host.UseSystemd());
+    await using var app = GatewayApp.Build(options, feed: null, loggerFactory, builder =>
+        // READY=1 once the listener is up, WATCHDOG=1 while the endpoint feed loop runs.
+        builder.Services.AddSystemdNotify().AddMainLoopWatchdogCheck<FeedPump>());
     await app.RunAsync();
     return 0;
 }

@@ -1,4 +1,5 @@
 using Eas.Node.Agent.Interop;
+using Eas.Node.Agent.Metrics;
 using Eas.Node.Agent.Runtime;
 using Eas.Node.Agent.State;
 using Eas.Node.Contracts.V1;
@@ -34,6 +35,7 @@ public sealed class InstanceRunner : IDisposable
     private readonly StateStore _store;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly AgentMetrics? _metrics;
     private readonly ExponentialBackoff _backoff;
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _detach = new();
@@ -51,7 +53,16 @@ public sealed class InstanceRunner : IDisposable
     private string? _attachedStatus;
 
     /// <summary>Creates a runner for a record (nothing runs until <see cref="Start"/>).</summary>
-    public InstanceRunner(InstanceRecord record, AgentPaths paths, InstanceHooks hooks, ConmonRuncDriver driver, StatusHub hub, StateStore store, TimeProvider time, ILogger logger)
+    public InstanceRunner(
+        InstanceRecord record,
+        AgentPaths paths,
+        InstanceHooks hooks,
+        ConmonRuncDriver driver,
+        StatusHub hub,
+        StateStore store,
+        TimeProvider time,
+        ILogger logger,
+        AgentMetrics? metrics = null)
     {
         _context = new InstanceContext(record, paths);
         _hooks = hooks;
@@ -60,6 +71,7 @@ public sealed class InstanceRunner : IDisposable
         _store = store;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
         _backoff = ExponentialBackoff.ForRestarts(time);
         _stopOrDetach = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _detach.Token);
         _context.ReadinessChanged = OnReadinessChanged;
@@ -301,9 +313,10 @@ public sealed class InstanceRunner : IDisposable
 
             ExitStatus exit;
             TimeSpan delay;
+            string restartKind;
             if (finished == restart)
             {
-                (exit, delay) = await RestartRequestedAsync(exitTask, token);
+                (exit, delay, restartKind) = await RestartRequestedAsync(exitTask, token);
             }
             else
             {
@@ -311,13 +324,14 @@ public sealed class InstanceRunner : IDisposable
                 if (_context.Assignment.Spec?.CrashBlock == true)
                 {
                     await run.CancelAsync();
-                    await HoldCrashedAsync(exit, restart, token);
+                    restartKind = await HoldCrashedAsync(exit, restart, token);
                     delay = TimeSpan.Zero;
                 }
                 else
                 {
                     delay = _backoff.NextDelay();
                     _reason = exit.Describe();
+                    restartKind = exit.OomKilled ? RestartKinds.Oom : RestartKinds.Exit;
                     InstanceLog.Exited(_logger, InstanceId, _reason, delay);
                 }
             }
@@ -337,12 +351,13 @@ public sealed class InstanceRunner : IDisposable
 
             _context.Record.Restarts++;
             _store.Save(_context.Record);
+            _metrics?.CountRestart(_context.Assignment.Service, restartKind);
         }
     }
 
     // A restart of a running container: on request (no delay), for an eviction (no grace), or for a failed health
     // check (the crash backoff; grace only when the process gets SIGTERM, since waiting on a silent one helps nobody).
-    private async Task<(ExitStatus Exit, TimeSpan Delay)> RestartRequestedAsync(Task<ExitStatus> exitTask, CancellationToken token)
+    private async Task<(ExitStatus Exit, TimeSpan Delay, string Kind)> RestartRequestedAsync(Task<ExitStatus> exitTask, CancellationToken token)
     {
         string? evicted;
         string? unhealthy;
@@ -369,7 +384,7 @@ public sealed class InstanceRunner : IDisposable
             _reason = unhealthy + "; restarted";
             delay = _backoff.NextDelay();
             InstanceLog.Exited(_logger, InstanceId, unhealthy, delay);
-            return (exit, delay);
+            return (exit, delay, RestartKinds.Liveness);
         }
         else
         {
@@ -379,12 +394,12 @@ public sealed class InstanceRunner : IDisposable
         }
 
         InstanceLog.Exited(_logger, InstanceId, _reason, delay);
-        return (exit, delay);
+        return (exit, delay, evicted is not null ? RestartKinds.Evicted : RestartKinds.Requested);
     }
 
     // runtime.enable_crash_block: the exited container stays (not deleted, so its state, network and mounts can be
     // looked at) and the instance FAILED, until a restart is asked for; a stop cancels the wait and cleans up as usual.
-    private async Task HoldCrashedAsync(ExitStatus exit, Task restart, CancellationToken token)
+    private async Task<string> HoldCrashedAsync(ExitStatus exit, Task restart, CancellationToken token)
     {
         _lastExitCode = exit.Code;
         var service = _context.Assignment.Service;
@@ -404,6 +419,7 @@ public sealed class InstanceRunner : IDisposable
 
         _reason = evicted ?? "restarted on request";
         InstanceLog.Exited(_logger, InstanceId, _reason, TimeSpan.Zero);
+        return evicted is not null ? RestartKinds.Evicted : RestartKinds.Requested;
     }
 
     // Graceful kill: prekill hooks (SIGTERM when enabled), the grace period (ending early on exit), then SIGKILL.

@@ -1,3 +1,4 @@
+using Eas.Node.Agent.Metrics;
 using Eas.Node.Agent.Runtime;
 using Eas.Node.Agent.State;
 using Eas.Node.Contracts.V1;
@@ -16,7 +17,8 @@ public sealed class InstanceSupervisor(
     ConmonRuncDriver driver,
     StatusHub hub,
     TimeProvider time,
-    ILoggerFactory loggers) : IDisposable
+    ILoggerFactory loggers,
+    AgentMetrics metrics) : IDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger<InstanceSupervisor>();
     private readonly ILogger _runnerLogger = loggers.CreateLogger<InstanceRunner>();
@@ -150,7 +152,7 @@ public sealed class InstanceSupervisor(
                 throw new KeyNotFoundException($"instance {instanceId} is not on this node");
             }
 
-            return OutputLog.TailAsync(runner.Context.OutputLogPath, lines, cancellationToken);
+            return driver.TailOutputAsync(runner.Context, lines, cancellationToken);
         }
     }
 
@@ -221,7 +223,7 @@ public sealed class InstanceSupervisor(
 
     private void StartRunner(InstanceRecord record, RunnerStart how)
     {
-        var runner = new InstanceRunner(record, store.Paths, hooks, driver, hub, store, time, _runnerLogger);
+        var runner = new InstanceRunner(record, store.Paths, hooks, driver, hub, store, time, _runnerLogger, metrics);
         _runners[record.InstanceId] = runner;
         runner.Start(how);
         runner.Completion.ContinueWith(_ => OnRunnerCompleted(runner), CancellationToken.None, TaskContinuationOptions.RunContinuationsAsynchronously, TaskScheduler.Default);

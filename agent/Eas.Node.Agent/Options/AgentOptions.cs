@@ -59,6 +59,19 @@ public sealed class AgentOptions
     /// </summary>
     public bool OutboundNetwork { get; set; }
 
+    /// <summary>
+    /// Where the Prometheus endpoint <c>GET /metrics</c> listens: <c>http://host:port</c> URLs separated by <c>;</c>
+    /// (port 0 picks a free port); empty turns it off. Loopback by default: open it to the scraper deliberately.
+    /// </summary>
+    public string MetricsListen { get; set; } = "http://127.0.0.1:9191";
+
+    /// <summary>
+    /// Where instance output (stdout and stderr) goes: <c>journald</c> (conmon's journald driver: CONTAINER_NAME is
+    /// the instance, SYSLOG_IDENTIFIER the service), <c>file</c> (output.log in the instance's folder), or <c>auto</c>:
+    /// journald when its socket /run/systemd/journal/socket exists, else the file. <c>easctl logs</c> reads either.
+    /// </summary>
+    public string InstanceLogs { get; set; } = "auto";
+
     /// <summary>GPU discovery, health, sharing (MPS) and the GPU memory watchdog.</summary>
     public GpuOptions Gpu { get; set; } = new();
 
@@ -70,8 +83,12 @@ public sealed class AgentOptions
     [
         nameof(NodeName), nameof(Coordinator), nameof(Address), nameof(StateDir), nameof(Runc), nameof(Conmon),
         nameof(CniPluginDir), nameof(Bridge), nameof(Subnet), nameof(Python), nameof(PipArgs), nameof(CpuMillis),
-        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds), nameof(OutboundNetwork), nameof(Gpu), nameof(Storage),
+        nameof(MemoryMib), nameof(Labels), nameof(HeartbeatSeconds), nameof(OutboundNetwork), nameof(MetricsListen), nameof(InstanceLogs), nameof(Gpu), nameof(Storage),
     ];
+
+    /// <summary>The entries of a listen setting such as <see cref="MetricsListen"/>.</summary>
+    internal static string[] SplitListen(string? listen) =>
+        (listen ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary><see cref="PipArgs"/> split into arguments.</summary>
     internal string[] PipArgList => PipArgs.Split(' ', '\t', '\n').Where(a => a.Length > 0).ToArray();

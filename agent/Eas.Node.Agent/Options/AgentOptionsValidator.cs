@@ -65,6 +65,19 @@ internal sealed partial class AgentOptionsValidator(ConfigSource source) : IVali
             Fail(nameof(options.HeartbeatSeconds), $"{options.HeartbeatSeconds} is out of range; use 1 to 60 seconds");
         }
 
+        if (!Runtime.OutputLog.Modes.Contains(options.InstanceLogs, StringComparer.OrdinalIgnoreCase))
+        {
+            Fail(nameof(options.InstanceLogs), $"'{options.InstanceLogs}' is not an instance log target; use auto, journald or file");
+        }
+
+        foreach (var url in AgentOptions.SplitListen(options.MetricsListen))
+        {
+            if (Metrics.MetricsListener.ParseEndpoint(url) is null)
+            {
+                Fail(nameof(options.MetricsListen), $"'{url}' is not an http://address:port address (an IP address, localhost or *, and a port from 0 to 65535); write it like http://127.0.0.1:9191 (http://0.0.0.0:9191 for a remote scraper), or \"\" to turn metrics off");
+            }
+        }
+
         var gpu = options.Gpu;
         foreach (var (key, value, min, max) in new[]
         {

@@ -10,7 +10,8 @@ namespace Eas.Node.Agent.State;
 ///   node.json                    applied (epoch, generation)
 ///   instances/&lt;id&gt;/instance.json  the record: assignment, phase, ip, restarts
 ///   instances/&lt;id&gt;/bundle/        OCI bundle (config.json, rootfs/)
-///   instances/&lt;id&gt;/output.log     instance output (conmon k8s-file)
+///   instances/&lt;id&gt;/output.log     instance output (conmon k8s-file), or
+///   instances/&lt;id&gt;/output.journald  present while the output goes to journald (Agent:InstanceLogs)
 ///   instances/&lt;id&gt;/empty/&lt;n&gt;      disk empty_dir volumes
 ///   exits/&lt;container id&gt;          exit codes written by conmon
 ///   sockets/ runc/ cni/ venvs/     conmon attach links, runc root, host-local IPAM, virtual environments

@@ -1,9 +1,11 @@
 using Eas.Node.Coordinator.Api;
 using Eas.Node.Coordinator.Endpoints;
 using Eas.Node.Coordinator.Events;
+using Eas.Node.Coordinator.Metrics;
 using Eas.Node.Coordinator.Nodes;
 using Eas.Node.Coordinator.Reconciler;
 using Eas.Node.Coordinator.Store;
+using Eas.Node.Gateway.Metrics;
 using Eas.Node.Scheduler;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -54,6 +56,15 @@ public static class CoordinatorHost
         services.AddSingleton<InstanceScheduler>();
         services.AddSingleton<EndpointFeed>();
         services.AddSingleton<ServiceReconciler>();
+
+        // GET /metrics at Coordinator:MetricsListen (nothing listens when it is empty); the embedded gateway's go there too.
+        services.AddSingleton<CoordinatorMetrics>();
+        services.AddSingleton(sp => new MetricsServer(
+            sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.MetricsListen,
+            "Coordinator:MetricsListen",
+            sp.GetRequiredService<CoordinatorMetrics>().Registry,
+            sp.GetRequiredService<ILoggerFactory>()));
+        services.AddHostedService(sp => sp.GetRequiredService<MetricsServer>());
         services.AddHostedService(sp => sp.GetRequiredService<EndpointFeed>());
         services.AddHostedService(sp => sp.GetRequiredService<ServiceReconciler>());
         services.AddHostedService<NodeLivenessMonitor>();
@@ -106,5 +117,6 @@ public static class CoordinatorHost
         to.DeregistrationDelaySeconds = from.DeregistrationDelaySeconds;
         to.RolloutProgressDeadlineSeconds = from.RolloutProgressDeadlineSeconds;
         to.MaxRequestBodyBytes = from.MaxRequestBodyBytes;
+        to.MetricsListen = from.MetricsListen;
     }
 }

@@ -35,9 +35,15 @@ public sealed class CoordinatorOptions
 
     /// <summary>
     /// Seconds a new instance of a rollout may take to become Ready; past it the rollout pauses with the
-    /// old version still serving (a crash or a failure pauses it at once).
+    /// old version still serving (a failure, or 3 restarts before its first Ready, pause it sooner).
     /// </summary>
     public int RolloutProgressDeadlineSeconds { get; set; } = 120;
+
+    /// <summary>
+    /// Where the Prometheus endpoint <c>GET /metrics</c> listens (the coordinator's metrics and the embedded gateway's):
+    /// <c>http://host:port</c> URLs separated by <c>;</c>, on a listener of its own; empty turns it off.
+    /// </summary>
+    public string MetricsListen { get; set; } = "http://127.0.0.1:9190";
 
     /// <summary>The largest request body the embedded gateway accepts (413 above it).</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;

@@ -19,6 +19,14 @@ public sealed class CoordinatorOptionsValidator : IValidateOptions<CoordinatorOp
         CheckUrl(errors, nameof(CoordinatorOptions.Listen), options.Listen, required: true);
         CheckUrl(errors, nameof(CoordinatorOptions.GatewayListen), options.GatewayListen, required: true);
         CheckUrl(errors, nameof(CoordinatorOptions.PublicEndpoint), options.PublicEndpoint, required: false);
+        foreach (var url in (options.MetricsListen ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
+            {
+                errors.Add($"Coordinator:MetricsListen: '{url}' is not an http://HOST:PORT address; write it like http://127.0.0.1:9190 (http://0.0.0.0:9190 for a remote scraper), or \"\" to turn metrics off");
+            }
+        }
+
         if (string.IsNullOrWhiteSpace(options.DataDir) || !Path.IsPathFullyQualified(options.DataDir))
         {
             errors.Add($"Coordinator:DataDir: '{options.DataDir}' must be an absolute path; set it to a folder such as /var/lib/eas/coordinator");

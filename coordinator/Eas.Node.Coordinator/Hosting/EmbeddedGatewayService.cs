@@ -1,3 +1,4 @@
+using Eas.Node.Coordinator.Metrics;
 using Eas.Node.Gateway;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -9,7 +10,8 @@ namespace Eas.Node.Coordinator.Hosting;
 /// Runs the gateway inside the coordinator process. It is an ordinary gateway: it watches this
 /// coordinator's endpoint feed over loopback gRPC, so it starts once the coordinator's own listener is up.
 /// </summary>
-public sealed class EmbeddedGatewayService(IOptions<CoordinatorOptions> options, IServer server, ILoggerFactory loggerFactory) : IHostedLifecycleService, IAsyncDisposable
+public sealed class EmbeddedGatewayService(IOptions<CoordinatorOptions> options, IServer server, ILoggerFactory loggerFactory, CoordinatorMetrics metrics)
+    : IHostedLifecycleService, IAsyncDisposable
 {
     private WebApplication? _gateway;
 
@@ -33,7 +35,8 @@ public sealed class EmbeddedGatewayService(IOptions<CoordinatorOptions> options,
             MaxRequestBodyBytes = options.Value.MaxRequestBodyBytes,
             Name = "embedded",
         };
-        _gateway = GatewayApp.Build(gatewayOptions, loggerFactory);
+        // Its request metrics go into the coordinator's registry, served at Coordinator:MetricsListen.
+        _gateway = GatewayApp.Build(gatewayOptions, loggerFactory, metrics.Registry);
         await _gateway.StartAsync(cancellationToken);
         HostingLog.GatewayStarted(loggerFactory.CreateLogger<EmbeddedGatewayService>(), string.Join(";", _gateway.Urls), coordinator);
     }

@@ -16,13 +16,14 @@ internal static class GatewayConfigLoader
         "Gateway:MaxRequestBodyBytes",
         "Gateway:Name",
         "Gateway:StaticRoutes",
+        "Gateway:MetricsListen",
     ];
 
     public const string Usage =
         """
         usage: eas-gateway [--config PATH] [--static-routes FILE] [--Gateway:Key=value ...]
 
-          --config PATH          JSON file with a "Gateway" section (Listen, Coordinator, MaxRequestBodyBytes, Name, StaticRoutes)
+          --config PATH          JSON file with a "Gateway" section (Listen, Coordinator, MaxRequestBodyBytes, Name, StaticRoutes, MetricsListen)
           --static-routes FILE   serve the EndpointSnapshot in FILE (protobuf JSON) instead of the coordinator's feed
           --Gateway:Key=value    override one setting, e.g. --Gateway:Listen=http://0.0.0.0:8080
         """;
@@ -66,7 +67,7 @@ internal static class GatewayConfigLoader
             return null;
         }
 
-        var options = new GatewayOptions();
+        var options = new GatewayOptions { MetricsListen = GatewayOptions.DefaultMetricsListen };
         if (configPath is not null)
         {
             var source = $"config file {configPath}";
@@ -184,6 +185,9 @@ internal static class GatewayConfigLoader
                     break;
                 case "Gateway:StaticRoutes":
                     options.StaticRoutes = value;
+                    break;
+                case "Gateway:MetricsListen":
+                    options.MetricsListen = value;
                     break;
                 case "Gateway:MaxRequestBodyBytes":
                     if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes))

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Eas.Node.Gateway.Logging;
+using Eas.Node.Gateway.Metrics;
 using Eas.Node.Gateway.Routing;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
@@ -16,6 +18,7 @@ internal sealed class PredictHandler(
     HttpMessageInvoker invoker,
     GatewayOptions options,
     TimeProvider timeProvider,
+    GatewayMetrics metrics,
     ILogger<PredictHandler> logger)
 {
     private readonly ForwardTransformer _transformer = new();
@@ -24,11 +27,12 @@ internal sealed class PredictHandler(
 
     public Task InvokeAsync(HttpContext context)
     {
+        var start = Stopwatch.GetTimestamp();
         var request = context.Request;
         var path = request.Path.Value;
         if (path is null || !path.StartsWith(ForwardTransformer.PredictPrefix, StringComparison.OrdinalIgnoreCase))
         {
-            return StatusResponses.NotFoundPath(context);
+            return Answered(metrics.Unrouted, context, start, StatusResponses.NotFoundPath(context));
         }
 
         var name = path.AsSpan(ForwardTransformer.PredictPrefix.Length);
@@ -41,12 +45,13 @@ internal sealed class PredictHandler(
         var table = routes.Current;
         if (name.IsEmpty || !table.TryGet(name, out var service))
         {
-            return table.Received ? StatusResponses.UnknownService(context, name) : StatusResponses.NotReady(context);
+            return Answered(metrics.Unrouted, context, start, table.Received ? StatusResponses.UnknownService(context, name) : StatusResponses.NotReady(context));
         }
 
+        var serviceMetrics = service.Metrics ??= metrics.For(service.Name);
         if (!TokenCheck.IsAuthorized(request.Headers.Authorization, service))
         {
-            return StatusResponses.Unauthorized(context);
+            return Answered(serviceMetrics, context, start, StatusResponses.Unauthorized(context));
         }
 
         // A declared length over the limit is refused before any endpoint is involved (Kestrel holds the body to that
@@ -54,7 +59,7 @@ internal sealed class PredictHandler(
         var contentLength = request.ContentLength;
         if (contentLength > _maxBody)
         {
-            return StatusResponses.TooLarge(context);
+            return Answered(serviceMetrics, context, start, StatusResponses.TooLarge(context));
         }
 
         if (contentLength is null && request.Headers.ContainsKey(HeaderNames.TransferEncoding))
@@ -65,17 +70,25 @@ internal sealed class PredictHandler(
         var endpoint = service.Pick();
         if (endpoint is null)
         {
-            return StatusResponses.NoUpstream(context);
+            return Answered(serviceMetrics, context, start, StatusResponses.NoUpstream(context));
         }
 
         // The token is for the gateway, not for the instance.
         request.Headers.Remove(HeaderNames.Authorization);
-        return ForwardAsync(context, service, endpoint);
+        return ForwardAsync(context, service, endpoint, serviceMetrics, start);
     }
 
-    private async Task ForwardAsync(HttpContext context, ServiceEntry service, EndpointState endpoint)
+    // The gateway's own answers are counted once their status is set; their bodies are a few bytes.
+    private static Task Answered(GatewayMetrics.ServiceMetrics serviceMetrics, HttpContext context, long start, Task response)
+    {
+        serviceMetrics.Record(context.Response.StatusCode, start);
+        return response;
+    }
+
+    private async Task ForwardAsync(HttpContext context, ServiceEntry service, EndpointState endpoint, GatewayMetrics.ServiceMetrics serviceMetrics, long start)
     {
         var deadline = _deadlines.Rent(service.Keepalive);
+        serviceMetrics.Enter();
         try
         {
             // One loop instead of a helper per attempt: an async helper would cost a state machine per request.
@@ -127,6 +140,11 @@ internal sealed class PredictHandler(
         finally
         {
             _deadlines.Return(deadline);
+            serviceMetrics.Exit();
+
+            // A caller that went away before any response started is counted as nginx does: 499.
+            var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
+            serviceMetrics.Record(status, start);
         }
     }
 

@@ -1,3 +1,4 @@
+using Eas.Node.Gateway.Metrics;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Eas.Node.Gateway.Routing;
@@ -39,6 +40,9 @@ internal sealed class ServiceEntry
     /// comparison with it spares hashing on every request. A new table (new token) starts without one.
     /// </summary>
     public string? AcceptedToken { get; set; }
+
+    /// <summary>The service's metric children, looked up on its first request (a new table starts without them).</summary>
+    public GatewayMetrics.ServiceMetrics? Metrics { get; set; }
 
     /// <summary>
     /// Picks the endpoint with the fewest requests in flight, skipping <paramref name="exclude"/>. The scan starts at a

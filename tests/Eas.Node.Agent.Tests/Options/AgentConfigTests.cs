@@ -114,6 +114,34 @@ public sealed class AgentConfigTests : IDisposable
         built.Value.Cleanup.Should().BeTrue();
     }
 
+    [Fact]
+    public void Options_InstanceLogs_AutoByDefault_OtherValuesNamed()
+    {
+        using (var host = AgentHost.TryBuild([], TextWriter.Null)!.Value.Host)
+        {
+            host.Services.GetRequiredService<IOptions<AgentOptions>>().Value.InstanceLogs.Should().Be("auto");
+        }
+
+        using var bad = AgentHost.TryBuild(["--Agent:InstanceLogs=syslog"], TextWriter.Null)!.Value.Host;
+        var act = () => bad.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
+
+        act.Should().Throw<OptionsValidationException>().Which.Failures
+            .Should().Contain(f => f.EndsWith("Agent:InstanceLogs: 'syslog' is not an instance log target; use auto, journald or file", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TryBuild_LogFlag_IsNotAConfigKey_AndABadValueIsNamed()
+    {
+        using (var host = AgentHost.TryBuild(["--log", "console", "--Agent:NodeName=n1"], TextWriter.Null)!.Value.Host)
+        {
+            host.Services.GetRequiredService<IOptions<AgentOptions>>().Value.NodeName.Should().Be("n1");
+        }
+
+        var error = new StringWriter();
+        AgentHost.TryBuild(["--log", "syslog"], error).Should().BeNull();
+        error.ToString().Should().StartWith("--log syslog: 'syslog' is not a log target; write --log journald, --log console or --log auto");
+    }
+
     private string Write(string json)
     {
         var path = Path.Combine(_dir, "agent.json");

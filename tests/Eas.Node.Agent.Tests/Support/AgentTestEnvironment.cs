@@ -45,6 +45,7 @@ internal sealed class AgentTestEnvironment : IAsyncDisposable
                 "Bridge": "{{Bridge}}",
                 "Subnet": "{{Subnet}}",
                 "HeartbeatSeconds": 1,
+                "MetricsListen": "http://127.0.0.1:0",
                 "Labels": { "zone": "test" }
               }
             }

@@ -1,6 +1,7 @@
 using Eas.Node.Contracts.V1;
 using Eas.Node.Coordinator.Hosting;
 using Eas.Node.Coordinator.Store;
+using Eas.Node.Gateway.Metrics;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +36,9 @@ internal sealed class TestCoordinator : IAsyncDisposable
     /// <summary>The embedded gateway's URL, when it runs.</summary>
     public string? GatewayUrl => _app.Services.GetService<EmbeddedGatewayService>()?.Urls.FirstOrDefault();
 
+    /// <summary>The metrics endpoint's base URL, when Coordinator:MetricsListen was set (tests leave it off by default).</summary>
+    public string? MetricsUrl => _app.Services.GetRequiredService<MetricsServer>().Urls is [var first, ..] ? first : null;
+
     public static async Task<TestCoordinator> StartAsync(string dataDir, FakeTimeProvider? time = null, bool embeddedGateway = false, Action<CoordinatorOptions>? configure = null)
     {
         var options = new CoordinatorOptions
@@ -46,6 +50,7 @@ internal sealed class TestCoordinator : IAsyncDisposable
             PublicEndpoint = "http://127.0.0.1:8080",
             NodeGraceSeconds = 10,
             HeartbeatSeconds = 2,
+            MetricsListen = "",
         };
         configure?.Invoke(options);
         var app = CoordinatorHost.Build(options, builder =>

@@ -31,6 +31,8 @@ public class Cluster : IAsyncLifetime
         Dir = Directory.CreateTempSubdirectory("eas-ft-").FullName;
         CoordinatorUrl = $"http://127.0.0.1:{FreePort()}";
         GatewayUrl = $"http://127.0.0.1:{FreePort()}";
+        CoordinatorMetricsUrl = $"http://127.0.0.1:{FreePort()}";
+        AgentMetricsUrl = $"http://127.0.0.1:{FreePort()}";
         Bridge = "easft" + tag;
         Subnet = $"10.{subnetSecondOctet}.{Environment.ProcessId % 250}.0/24";
         NodeName = "ft-node-" + tag;
@@ -60,6 +62,12 @@ public class Cluster : IAsyncLifetime
 
     public string GatewayUrl { get; }
 
+    /// <summary>Coordinator:MetricsListen (the coordinator's and the embedded gateway's /metrics).</summary>
+    public string CoordinatorMetricsUrl { get; }
+
+    /// <summary>Agent:MetricsListen (the agent's /metrics).</summary>
+    public string AgentMetricsUrl { get; }
+
     public string Bridge { get; }
 
     public string Subnet { get; }
@@ -82,7 +90,7 @@ public class Cluster : IAsyncLifetime
         }
 
         await File.WriteAllTextAsync(CoordinatorConfig, $$"""
-            { "Coordinator": { "Listen": "{{CoordinatorUrl}}", "DataDir": "{{Path.Combine(Dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "{{GatewayUrl}}" } }
+            { "Coordinator": { "Listen": "{{CoordinatorUrl}}", "DataDir": "{{Path.Combine(Dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "{{GatewayUrl}}", "MetricsListen": "{{CoordinatorMetricsUrl}}" } }
             """);
         // Without fake GPUs the agent looks for a library that is not there: the node has no GPUs and says why.
         var gpu = FakeGpus is null
@@ -92,7 +100,7 @@ public class Cluster : IAsyncLifetime
                   "MpsControl": "{{Repo.FakeMpsControl}}", "XidHoldSeconds": 2, "WatchdogGraceSeconds": 2, "ReportSeconds": 1 }
                 """;
         await File.WriteAllTextAsync(AgentConfig, $$"""
-            { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}", "Gpu": {{gpu}},
+            { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}", "MetricsListen": "{{AgentMetricsUrl}}", "Gpu": {{gpu}},
               "Storage": { "SecretsFile": "{{StorageSecretsFile}}" } } }
             """);
 

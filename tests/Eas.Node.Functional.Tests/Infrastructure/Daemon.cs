@@ -31,6 +31,10 @@ internal sealed class Daemon : IDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(dll);
+
+        // The tests read the daemons' console output; a test runner under systemd must not switch them to journald
+        // (a test that wants journald passes --log journald, which wins).
+        info.Environment["EAS_LOG"] = "console";
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

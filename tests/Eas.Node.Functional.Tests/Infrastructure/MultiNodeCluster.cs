@@ -27,7 +27,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
         GatewayUrl = $"http://127.0.0.1:{FreePort()}";
         CoordinatorConfig = Path.Combine(Dir, "coordinator.json");
         File.WriteAllText(CoordinatorConfig, $$"""
-            { "Coordinator": { "Listen": "{{CoordinatorUrl}}", "DataDir": "{{Path.Combine(Dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "{{GatewayUrl}}"{{coordinatorSettings}} } }
+            { "Coordinator": { "Listen": "{{CoordinatorUrl}}", "DataDir": "{{Path.Combine(Dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "{{GatewayUrl}}", "MetricsListen": ""{{coordinatorSettings}} } }
             """);
         Nodes = [.. Enumerable.Range(1, nodes).Select(i => new Node(this, i, tag, subnetSecondOctet))];
         _channel = GrpcChannel.ForAddress(CoordinatorUrl);
@@ -202,7 +202,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             Log = Path.Combine(cluster.Dir, Name + ".log");
             File.WriteAllText(Config, $$"""
                 { "Agent": { "NodeName": "{{Name}}", "Coordinator": "{{cluster.CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{StateDir}}",
-                  "Bridge": "{{Bridge}}", "Subnet": "{{subnet}}", "Gpu": { "NvmlLibrary": "libnvidia-ml.so.1" } } }
+                  "Bridge": "{{Bridge}}", "Subnet": "{{subnet}}", "MetricsListen": "", "Gpu": { "NvmlLibrary": "libnvidia-ml.so.1" } } }
                 """);
         }
 

@@ -84,7 +84,7 @@ public readonly record struct ExitStatus(int Code, bool OomKilled = false)
     {
         var how = Code switch
         {
-            < 0 => "exited; its exit code was lost (the container monitor went away)",
+            < 0 => "ended without an exit code: its container monitor (conmon) went away",
             > 128 and < 160 => $"killed by signal {Code - 128}",
             _ => $"exited with code {Code}",
         };

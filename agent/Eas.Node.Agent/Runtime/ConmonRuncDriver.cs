@@ -59,7 +59,7 @@ public sealed class ConmonRuncDriver(
             "--persist-dir", persist,
             "--socket-dir-path", paths.Sockets,
         ];
-        args.AddRange(OutputLog.ConmonArguments(context.OutputLogPath));
+        args.AddRange(OutputLog.ConmonArguments(context, _options.InstanceLogs, File.Exists(OutputLog.JournalSocket)));
 
         var conmon = await commands.RunAsync(_options.Conmon, args, new CommandOptions { Timeout = _createTimeout }, cancellationToken);
         if (!conmon.Succeeded)
@@ -97,6 +97,11 @@ public sealed class ConmonRuncDriver(
         RuntimeLog.Started(logger, cid, process.Pid, process.ConmonPid);
         return process;
     }
+
+    /// <summary>The last output lines of the instance, from journald or its output.log, wherever its current run writes.</summary>
+    /// <exception cref="IOException">The output could not be read; the message says why.</exception>
+    public Task<IReadOnlyList<string>> TailOutputAsync(InstanceContext context, int lines, CancellationToken cancellationToken) =>
+        OutputLog.TailAsync(context, lines, commands, cancellationToken);
 
     /// <summary>The container's processes from its pid files (after an agent restart), or null.</summary>
     public static ContainerProcess? LoadProcess(InstanceContext context)
@@ -163,8 +168,20 @@ public sealed class ConmonRuncDriver(
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            if (context.Process is { } process && !Signals.IsAlive(process.ConmonPid) && !Signals.IsAlive(process.Pid))
+            if (context.Process is { } process && !Signals.IsAlive(process.ConmonPid))
             {
+                if (Signals.IsAlive(process.Pid) && !File.Exists(paths.ExitFile(context.ContainerId)))
+                {
+                    // A container without its conmon writes into pipes nobody reads and its exit would go
+                    // unrecorded: end it, so the runner restarts it whole.
+                    RuntimeLog.MonitorLost(logger, context.ContainerId, process.Pid);
+                    Signals.Send(process.Pid, Signals.Kill);
+                    for (var i = 0; i < 50 && Signals.IsAlive(process.Pid); i++)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
+                    }
+                }
+
                 return File.Exists(paths.ExitFile(context.ContainerId)) ? await ReadExitAsync(context.ContainerId, cancellationToken) : new ExitStatus(-1);
             }
         }

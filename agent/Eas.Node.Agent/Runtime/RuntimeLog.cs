@@ -22,4 +22,7 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(305, LogLevel.Information, "Sent signal {Signal} to {ContainerId} (pid {Pid})")]
     public static partial void Signaled(ILogger logger, string containerId, int signal, int pid);
+
+    [LoggerMessage(306, LogLevel.Warning, "conmon of {ContainerId} died while the container (pid {Pid}) runs; killing it so it restarts with a monitor (nobody reads its output or records its exit)")]
+    public static partial void MonitorLost(ILogger logger, string containerId, int pid);
 }

@@ -25,13 +25,17 @@ public sealed class ServiceReconciler(
     ReconcileTrigger trigger,
     TimeProvider time,
     IOptions<CoordinatorOptions> options,
-    ILogger<ServiceReconciler> logger) : BackgroundService
+    ILogger<ServiceReconciler> logger,
+    Metrics.CoordinatorMetrics metrics) : BackgroundService
 {
     private readonly TimeSpan _deregistrationDelay = TimeSpan.FromSeconds(options.Value.DeregistrationDelaySeconds);
     private readonly TimeSpan _progressDeadline = TimeSpan.FromSeconds(options.Value.RolloutProgressDeadlineSeconds);
 
     /// <summary>The safety-net pass interval, for anything a lost signal would otherwise leave undone.</summary>
     public static readonly TimeSpan PeriodicPass = TimeSpan.FromSeconds(30);
+
+    /// <summary>Restarts of a new instance that was never Ready after which its rollout pauses.</summary>
+    public const int RestartsBeforePause = 3;
 
     private const int MaxPassesPerSignal = 10;
 
@@ -260,7 +264,13 @@ public sealed class ServiceReconciler(
             updated = service with { RolloutActive = false, RolloutPaused = "" };
             transaction.Append(new EventRecord(0, now, service.Name, "", "RolloutDone", $"every instance runs version {service.Version}", ""));
         }
-        else if (service.RolloutPaused.Length == 0 && outgoing > 0 && StalledReason(service, current, now) is { } why)
+        else if (service.RolloutPaused.Length > 0 && StalledReason(current, now) is null)
+        {
+            // The instance that paused it got Ready after all (a one-off kill, a slow start): carry on.
+            updated = service with { RolloutPaused = "" };
+            transaction.Append(new EventRecord(0, now, service.Name, "", "RolloutResumed", $"rollout to version {service.Version} resumed: its new instances are no longer failing", ""));
+        }
+        else if (service.RolloutPaused.Length == 0 && outgoing > 0 && StalledReason(current, now) is { } why)
         {
             updated = service with { RolloutPaused = why };
             ReconcilerLog.RolloutPaused(logger, service.Name, service.Version, why);
@@ -276,8 +286,12 @@ public sealed class ServiceReconciler(
         return updated;
     }
 
-    /// <summary>Why a new instance of the rollout counts as failed, or null while every new instance is fine or still within the deadline.</summary>
-    private string? StalledReason(ServiceRecord service, IEnumerable<InstanceRecord> current, DateTimeOffset now)
+    /// <summary>
+    /// Why a new instance of the rollout counts as failed, or null while every new instance is fine or still within
+    /// the deadline: it failed, it restarted <see cref="RestartsBeforePause"/> times without ever being Ready (one
+    /// kill is not a broken version), or it is not Ready past the progress deadline.
+    /// </summary>
+    private string? StalledReason(IEnumerable<InstanceRecord> current, DateTimeOffset now)
     {
         foreach (var instance in current.Where(i => !i.ReadyOnce).OrderBy(i => i.CreatedAt))
         {
@@ -287,7 +301,7 @@ public sealed class ServiceReconciler(
                 return $"new instance {instance.Id} failed{said}";
             }
 
-            if (instance.Restarts > 0)
+            if (instance.Restarts >= RestartsBeforePause)
             {
                 return $"new instance {instance.Id} restarted {instance.Restarts} time(s) without getting Ready{said}";
             }
@@ -345,7 +359,9 @@ public sealed class ServiceReconciler(
                     GpuMapping.ToSnapshots(n.Gpus),
                     n.GpuDriverVersion))],
                 placed);
+            var scheduleStart = System.Diagnostics.Stopwatch.GetTimestamp();
             var plan = scheduler.Schedule(snapshot, requests);
+            metrics.ObserveSchedule(System.Diagnostics.Stopwatch.GetElapsedTime(scheduleStart));
             var byId = unplaced.ToDictionary(i => i.Id, StringComparer.Ordinal);
             var now = time.GetUtcNow();
 

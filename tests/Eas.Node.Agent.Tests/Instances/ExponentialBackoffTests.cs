@@ -53,13 +53,13 @@ public sealed class ExponentialBackoffTests
     }
 
     [Fact]
-    public void NextDelay_Reconnects_CapAtThirtySeconds()
+    public void NextDelay_Reconnects_CapAtFourSeconds_WellInsideTheNodeGrace()
     {
         var backoff = ExponentialBackoff.ForReconnects(new FakeTimeProvider());
 
-        var delays = Enumerable.Range(0, 10).Select(_ => backoff.NextDelay().TotalSeconds).ToList();
+        var delays = Enumerable.Range(0, 8).Select(_ => backoff.NextDelay().TotalSeconds).ToList();
 
-        delays.Should().Equal(0.5, 1, 2, 4, 8, 16, 30, 30, 30, 30);
+        delays.Should().Equal(0.25, 0.5, 1, 2, 4, 4, 4, 4);
     }
 
     [Fact]

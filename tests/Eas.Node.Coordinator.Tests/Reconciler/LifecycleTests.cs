@@ -49,6 +49,34 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task NewInstanceRestartsBeforeItsFirstReady_PausesAfterThreeRestarts_AndResumesWhenItGetsReady()
+    {
+        await using var coordinator = await TestCoordinator.StartAsync(_dir.Path, configure: o => o.DeregistrationDelaySeconds = 0);
+        await using var agent = await FakeAgent.ConnectAsync(coordinator.Channel, "node-a");
+        var api = coordinator.Services;
+        await api.CreateServiceAsync(new CreateServiceRequest { SpecJson = Specs.Demo(instances: 1) });
+        await WaitForAsync(api, s => s.Status == "Running", "version 1 to run");
+        agent.AutoReady = false;
+
+        await api.ModifyServiceAsync(new ModifyServiceRequest { Name = "demo", SpecJson = NewGreeting });
+        var fresh = (await Eventually.UntilAsync(() => Task.FromResult(agent.Running.Values.FirstOrDefault(a => a.ServiceVersion == 2)), a => a is not null, "a version 2 instance"))!;
+
+        await agent.ReportAsync(FakeAgent.Status(fresh, InstanceState.Running, restarts: 1, reason: "killed by signal 9"));
+        await Task.Delay(300);
+        (await api.DescribeServiceAsync(new ServiceRef { Name = "demo" })).Rollout.Paused.Should().BeEmpty("one restart is not a broken version");
+
+        await agent.ReportAsync(FakeAgent.Status(fresh, InstanceState.Running, restarts: 3, reason: "exited with code 1"));
+        var paused = await WaitForAsync(api, s => s.Rollout.Paused.Length > 0, "the rollout to pause after 3 restarts");
+        paused.Rollout.Paused.Should().Contain("restarted 3 time(s) without getting Ready");
+
+        await agent.ReportAsync(FakeAgent.Status(fresh, InstanceState.Ready, restarts: 3));
+        var done = await WaitForAsync(api, s => !s.Rollout.Active, "the rollout to resume and finish");
+        done.Rollout.Paused.Should().BeEmpty();
+        (await api.ListEventsAsync(new ListEventsRequest { Service = "demo" })).Events.Select(e => e.Type)
+            .Should().ContainInOrder("RolloutPaused", "RolloutResumed", "RolloutDone");
+    }
+
+    [Fact]
     public async Task Rollback_NothingEarlier_Or_UnknownVersion_ClearErrors()
     {
         await using var coordinator = await TestCoordinator.StartAsync(_dir.Path);

@@ -62,6 +62,7 @@ for ((i = 1; i <= agents; i++)); do
     "StateDir": "$demo/agent-$i",
     "Bridge": "easdemo$i",
     "Subnet": "10.233.$i.0/24",
+    "MetricsListen": "http://127.0.0.1:$((9190 + i))",
     "Gpu": $(gpu_config "$i")
   }
 }

@@ -62,6 +62,9 @@ public sealed class NfsStorageDriver : IStorageDriver
     /// <inheritdoc/>
     public Task ReleaseAsync(string instanceId, CancellationToken cancellationToken) => Mounts.ReleaseAsync(instanceId, cancellationToken);
 
+    /// <summary>The mount helper nfs-common installs.</summary>
+    private const string MountHelper = "/sbin/mount.nfs";
+
     /// <summary>Why this kernel cannot mount NFS at all (no "nfs" in /proc/filesystems and no module to load); null when it can.</summary>
     public static string? MissingKernelClient(string filesystems = "/proc/filesystems")
     {
@@ -77,7 +80,7 @@ public sealed class NfsStorageDriver : IStorageDriver
         {
             var said = result.Tail(5).Replace('\n', ' ');
             var hint = MissingKernelClient() is { } missing
-                ? $"{missing}: install the node's NFS client (apt-get install nfs-common) or schedule the service on nodes that have one"
+                ? $"{missing}: {(File.Exists(MountHelper) ? "load the kernel's NFS client (modprobe nfs; mount.nfs is installed)" : "install the node's NFS client (apt-get install nfs-common)")} or schedule the service on nodes that have one"
                 : $"check that {server} is reachable from the node and exports {exportPath} to it";
             throw new InstanceFailedException($"{request.Name}: cannot mount NFS export {source}: {(said.Length > 0 ? said : $"mount exited with {result.ExitCode}")}; {hint}");
         }

@@ -99,9 +99,10 @@ public class Cluster : IAsyncLifetime
                 { "NvmlLibrary": "{{Repo.FakeNvmlLibrary}}", "FakeProfile": "{{FakeGpus}}", "FakeState": "{{FakeNvmlState}}",
                   "MpsControl": "{{Repo.FakeMpsControl}}", "XidHoldSeconds": 2, "WatchdogGraceSeconds": 2, "ReportSeconds": 1 }
                 """;
+        // Instance output goes to files whatever journald the host runs (JournaldTests cover the journald path).
         await File.WriteAllTextAsync(AgentConfig, $$"""
             { "Agent": { "NodeName": "{{NodeName}}", "Coordinator": "{{CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{AgentStateDir}}", "Bridge": "{{Bridge}}", "Subnet": "{{Subnet}}", "MetricsListen": "{{AgentMetricsUrl}}", "Gpu": {{gpu}},
-              "Storage": { "SecretsFile": "{{StorageSecretsFile}}" } } }
+              "Storage": { "SecretsFile": "{{StorageSecretsFile}}" }, "InstanceLogs": "file" } }
             """);
 
         // The node's object-store credentials: those of the test S3 server (s3rver), root-only as the agent demands.

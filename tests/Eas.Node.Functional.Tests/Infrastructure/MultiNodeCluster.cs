@@ -202,7 +202,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             Log = Path.Combine(cluster.Dir, Name + ".log");
             File.WriteAllText(Config, $$"""
                 { "Agent": { "NodeName": "{{Name}}", "Coordinator": "{{cluster.CoordinatorUrl}}", "Address": "127.0.0.1", "StateDir": "{{StateDir}}",
-                  "Bridge": "{{Bridge}}", "Subnet": "{{subnet}}", "MetricsListen": "", "Gpu": { "NvmlLibrary": "libnvidia-ml.so.1" } } }
+                  "Bridge": "{{Bridge}}", "Subnet": "{{subnet}}", "MetricsListen": "", "InstanceLogs": "file", "Gpu": { "NvmlLibrary": "libnvidia-ml.so.1" } } }
                 """);
         }
 

@@ -2,9 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using Eas.Node.Contracts.V1;
 using Eas.Node.Coordinator.Tests.Support;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 
 namespace Eas.Node.Coordinator.Tests.Hosting;
 
@@ -17,7 +14,7 @@ public sealed class EmbeddedGatewayTests : IDisposable
     [Fact]
     public async Task EmbeddedGateway_ReadyInstance_ProxiesWithTheServiceToken()
     {
-        await using var backend = await StartBackendAsync();
+        await using var backend = await PongBackend.StartAsync();
         var backendPort = new Uri(backend.Urls.First()).Port;
         await using var coordinator = await TestCoordinator.StartAsync(_dir.Path, embeddedGateway: true);
         await using var agent = await FakeAgent.ConnectAsync(coordinator.Channel, "node-a");
@@ -53,16 +50,5 @@ public sealed class EmbeddedGatewayTests : IDisposable
         await coordinator.DisposeAsync();
 
         clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "open agent and gateway streams must not hold shutdown");
-    }
-
-    private static async Task<WebApplication> StartBackendAsync()
-    {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        app.Run(context => context.Response.WriteAsync($"pong {context.Request.Path}"));
-        await app.StartAsync();
-        return app;
     }
 }

@@ -3,9 +3,6 @@ using System.Net;
 using Eas.Node.Contracts.V1;
 using Eas.Node.Coordinator.Hosting;
 using Eas.Node.Coordinator.Tests.Support;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 
 namespace Eas.Node.Coordinator.Tests.Metrics;
 
@@ -19,7 +16,7 @@ public sealed class CoordinatorMetricsTests : IDisposable
     [Fact]
     public async Task Scrape_AfterADeployAndCalls_ShowsServicesInstancesNodesSchedulingAndGatewayRequests()
     {
-        await using var backend = await StartBackendAsync();
+        await using var backend = await PongBackend.StartAsync();
         var backendPort = new Uri(backend.Urls.First()).Port;
         await using var coordinator = await TestCoordinator.StartAsync(_dir.Path, embeddedGateway: true, configure: o => o.MetricsListen = "http://127.0.0.1:0");
         await using var nodeA = await FakeAgent.ConnectAsync(coordinator.Channel, "node-a");
@@ -99,15 +96,4 @@ public sealed class CoordinatorMetricsTests : IDisposable
         .Where(l => !l.StartsWith('#'))
         .Select(l => (Series: l[..l.LastIndexOf(' ')], Value: double.Parse(l[(l.LastIndexOf(' ') + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture)))
         .ToDictionary(s => s.Series, s => s.Value, StringComparer.Ordinal);
-
-    private static async Task<WebApplication> StartBackendAsync()
-    {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        app.Run(context => context.Response.WriteAsync($"pong {context.Request.Path}"));
-        await app.StartAsync();
-        return app;
-    }
 }

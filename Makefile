@@ -2,7 +2,7 @@
 #   make demo   install what the demo needs, build, start coordinator + agent, deploy the quick start
 #   make test   build and run every test tier (unit, functional with real runc/conmon/CNI/SQLite/gRPC)
 #
-# Other targets: build, launchers, demo-stop, lint, format, bench, clean.
+# Other targets: build, launchers, demo-stop, packages, lint, format, bench, clean.
 
 SHELL := /bin/bash
 CONFIGURATION ?= Release
@@ -13,10 +13,13 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # OS packages the runtime and the tests need (Debian/Ubuntu names).
 OS_PACKAGES := runc conmon containernetworking-plugins iptables iproute2 procps python3 python3-venv python3-flask curl jq gcc libc6-dev libcjson-dev s3fs git
+# What `make packages` needs beyond the .NET SDK and dpkg-deb (rpmbuild), and what the packaging test adds.
+PACKAGING_PACKAGES := rpm
+TEST_PACKAGES := $(PACKAGING_PACKAGES) lintian sqlite3
 
 LAUNCHERS := bin/easctl bin/eas-coordinator bin/eas-agent bin/eas-gateway bin/fake-nvml
 
-.PHONY: all deps build fake-nvml launchers demo demo-stop test test-unit lint format bench clean
+.PHONY: all deps build fake-nvml launchers demo demo-stop packages test test-unit lint format bench clean
 
 all: build
 
@@ -45,8 +48,15 @@ demo: deps build
 demo-stop:
 	@scripts/demo-stop.sh
 
+## packages: self-contained ReadyToRun .deb and .rpm of eas-agent, eas-coordinator, eas-gateway and easctl in dist/
+##           (COMPRESSION=xz for smaller, slower-to-build packages; see docs/operations.md)
+packages:
+	@scripts/install-deps.sh $(PACKAGING_PACKAGES)
+	@COMPRESSION="$(COMPRESSION)" packaging/build.sh
+
 ## test: build and run every test project (functional tests need root for runc, CNI and cgroups)
 test: deps build
+	@scripts/install-deps.sh $(TEST_PACKAGES)
 	@scripts/run-tests.sh $(CONFIGURATION)
 
 ## lint: the code style gate (also run by CI)
@@ -62,4 +72,4 @@ bench: deps build
 
 clean:
 	$(DOTNET) clean Eas.Node.sln -nologo -v q
-	rm -rf bin
+	rm -rf bin dist packaging/obj

@@ -27,6 +27,11 @@ for project in tests/*/*.csproj; do
     --results-directory "$results" || status=1
 done
 
+# The packages: built, installed, run and purged on this machine (tests/packaging/run.sh); it writes
+# Packaging.trx, which the summary below counts with the others.
+echo "== Packaging (tests/packaging/run.sh)"
+tests/packaging/run.sh "$results" || status=1
+
 total_passed=0 total_failed=0 total_skipped=0
 for trx in "$results"/*.trx; do
   [[ -f $trx ]] || continue

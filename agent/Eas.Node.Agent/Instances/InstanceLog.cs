@@ -31,4 +31,7 @@ internal static partial class InstanceLog
 
     [LoggerMessage(208, LogLevel.Error, "Instance {InstanceId} runner crashed")]
     public static partial void RunnerCrashed(ILogger logger, string instanceId, Exception exception);
+
+    [LoggerMessage(209, LogLevel.Warning, "Instance {InstanceId} is on disk but no runner owns it; stopping and removing what is left of it")]
+    public static partial void FinishingLeftover(ILogger logger, string instanceId);
 }

@@ -26,6 +26,7 @@ public sealed class InstanceSupervisor(
     private readonly Dictionary<string, InstanceRunner> _runners = new(StringComparer.Ordinal);
     private Dictionary<string, InstanceAssignment> _desired = new(StringComparer.Ordinal);
     private (long Epoch, long Generation) _applied;
+    private readonly HashSet<string> _leftoverRetried = new(StringComparer.Ordinal);
     private bool _recovered;
 
     /// <summary>The highest (epoch, generation) applied.</summary>
@@ -137,6 +138,14 @@ public sealed class InstanceSupervisor(
                 StartRunner(new InstanceRecord { Assignment = assignment.Clone(), Phase = RecordPhase.Preparing }, RunnerStart.Fresh);
             }
 
+            // What no runner owns (a runner that failed while stopping, a record written back as it was being removed) is
+            // cleaned up now rather than left on the host: a stopping runner for what is no longer wanted.
+            foreach (var record in store.Leftovers(_runners.ContainsKey))
+            {
+                InstanceLog.FinishingLeftover(_logger, record.InstanceId);
+                StartRunner(record, RunnerStart.FinishStop);
+            }
+
             return true;
         }
     }
@@ -240,6 +249,14 @@ public sealed class InstanceSupervisor(
                 {
                     // Removed and added back while it was stopping: run it again.
                     StartRunner(new InstanceRecord { Assignment = assignment.Clone(), Phase = RecordPhase.Preparing }, RunnerStart.Fresh);
+                }
+                else if (runner.Stopping && store.TryLoad(runner.InstanceId) is { } leftover && _leftoverRetried.Add(runner.InstanceId))
+                {
+                    // A stop that ended with the record still there (a step failed, or the record was written back while it
+                    // was being removed): one more stopping runner, so nothing of it stays on the host. Once only; the next
+                    // desired set sweeps again (Apply).
+                    InstanceLog.FinishingLeftover(_logger, runner.InstanceId);
+                    StartRunner(leftover, RunnerStart.FinishStop);
                 }
             }
         }

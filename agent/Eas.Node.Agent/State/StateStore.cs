@@ -56,6 +56,60 @@ public sealed class StateStore(AgentPaths paths, ILogger<StateStore> logger)
         return records;
     }
 
+    /// <summary>
+    /// The instance directories no runner owns (<paramref name="owned"/> says which ids have one): their records, to be
+    /// finished off by a stopping runner. A directory without a record was never prepared (the record is the first
+    /// thing written) and is removed here; one whose record cannot be read is left for an operator.
+    /// </summary>
+    public IReadOnlyList<InstanceRecord> Leftovers(Func<string, bool> owned)
+    {
+        var records = new List<InstanceRecord>();
+        if (!Directory.Exists(paths.Instances))
+        {
+            return records;
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(paths.Instances))
+        {
+            var id = Path.GetFileName(dir);
+            if (owned(id))
+            {
+                continue;
+            }
+
+            if (!File.Exists(paths.RecordPath(id)))
+            {
+                StateLog.LeftoverRemoved(logger, dir);
+                Directory.Delete(dir, recursive: true);
+            }
+            else if (TryLoad(id) is { } record)
+            {
+                records.Add(record);
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>The record of one instance; null when it has none or it cannot be read (logged).</summary>
+    public InstanceRecord? TryLoad(string instanceId)
+    {
+        var file = paths.RecordPath(instanceId);
+        try
+        {
+            return InstanceRecord.FromJson(File.ReadAllBytes(file));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (FormatException ex)
+        {
+            StateLog.RecordUnreadable(logger, file, ex.Message);
+            return null;
+        }
+    }
+
     /// <summary>Removes an instance's directory (record, bundle, log); idempotent.</summary>
     public void Delete(string instanceId)
     {

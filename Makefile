@@ -12,7 +12,7 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # OS packages the runtime and the tests need (Debian/Ubuntu names).
-OS_PACKAGES := runc conmon containernetworking-plugins iptables iproute2 procps python3 python3-venv python3-flask curl jq gcc libc6-dev libcjson-dev s3fs git
+OS_PACKAGES := runc conmon containernetworking-plugins iptables iproute2 procps python3 python3-venv python3-flask curl jq gcc libc6-dev libcjson-dev s3fs git python3-grpcio
 # What `make packages` needs beyond the .NET SDK and dpkg-deb (rpmbuild), and what the packaging test adds.
 PACKAGING_PACKAGES := rpm
 TEST_PACKAGES := $(PACKAGING_PACKAGES) lintian sqlite3

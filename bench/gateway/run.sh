@@ -4,8 +4,14 @@
 #   direct   wrk → nginx backend (return 200 "ok")
 #   nginx    wrk → nginx reverse proxy (1 worker, keep-alive upstream) → backend
 #   gateway  wrk → eas-gateway (Release, --static-routes) → backend
+#   features wrk → the same eas-gateway, /api/predict/benchgroup: a service group (customized weights 900/100,
+#            two members), every limit on (instance and service rate limits, concurrency limit, max_queue_size;
+#            set high enough that nothing is refused, so the checks run on every request), round-robin on one
+#            member, a sinker on both members (call records, once Records/ is wired into PredictHandler) → backend
 #
-# Same wrk settings for all three (WRK_THREADS/WRK_CONNS/WRK_DURATION), after a warm-up of each proxy.
+# Same wrk settings for all (WRK_THREADS/WRK_CONNS/WRK_DURATION), after a warm-up of each proxy. "gateway" and
+# "features" run in the same gateway process, alternating FEATURE_ROUNDS times (default 2), and the ratio of their
+# summed throughputs is printed (issue 7: features/plain ≥ 0.90).
 # Needs: wrk, nginx (apt: wrk nginx-light), dotnet, openssl. Installs nothing. Runs in about a minute;
 # stops everything it started, also on failure or Ctrl+C. Writes bench/results/gateway.md.
 set -euo pipefail
@@ -102,9 +108,22 @@ http {
 EOF
 
 token_sha256="$(printf %s "$token" | openssl dgst -sha256 -binary | base64)"
+rounds="${FEATURE_ROUNDS:-2}"
+# The featured members' limits: far above what loopback can offer, so every check runs and none refuses.
+limits='"instanceRateLimit": 10000000, "serviceRateLimit": 10000000, "concurrencyLimit": 100000, "maxQueueSize": 100000'
+sinker='"sinker": {"type": "file"}'
 cat >"$work/routes.json" <<EOF
-{"revision": 1, "services": [{"name": "bench", "tokenSha256": "$token_sha256", "keepaliveMs": 5000,
-  "endpoints": [{"instanceId": "bench-0", "address": "127.0.0.1:$backend_port"}]}]}
+{"revision": 1,
+ "groups": [{"name": "benchgroup", "trafficMode": "TRAFFIC_MODE_CUSTOMIZED"}],
+ "services": [
+  {"name": "bench", "tokenSha256": "$token_sha256", "keepaliveMs": 5000,
+   "endpoints": [{"instanceId": "bench-0", "address": "127.0.0.1:$backend_port"}]},
+  {"name": "blue", "tokenSha256": "$token_sha256", "keepaliveMs": 5000, "group": "benchgroup", "groupWeight": 900,
+   $limits, $sinker,
+   "endpoints": [{"instanceId": "blue-0", "address": "127.0.0.1:$backend_port"}]},
+  {"name": "green", "tokenSha256": "$token_sha256", "keepaliveMs": 5000, "group": "benchgroup", "groupWeight": 100,
+   $limits, $sinker, "routing": "ROUTING_POLICY_ROUND_ROBIN",
+   "endpoints": [{"instanceId": "green-0", "address": "127.0.0.1:$backend_port"}]}]}
 EOF
 
 echo "== building eas-gateway (Release)"
@@ -139,6 +158,7 @@ wait_for() {
 wait_for "http://127.0.0.1:$backend_port/"
 wait_for "http://127.0.0.1:$nginx_port/"
 wait_for "http://127.0.0.1:$gateway_port/api/predict/bench/" "$token"
+wait_for "http://127.0.0.1:$gateway_port/api/predict/benchgroup/" "$token"
 
 run_wrk() {
   wrk -t"$threads" -c"$conns" -d"$1" --latency -H "Authorization: $token" "$2"
@@ -165,17 +185,34 @@ measure() {
   printf '   %-8s %10s req/s   p50 %8s ms   p99 %8s ms   errors %s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}"
 }
 
-echo "== warm-up ($warmup each for nginx and the gateway)"
+echo "== warm-up ($warmup each for nginx, the gateway and the featured group)"
 run_wrk "$warmup" "http://127.0.0.1:$nginx_port/" >/dev/null
 run_wrk "$warmup" "http://127.0.0.1:$gateway_port/api/predict/bench/" >/dev/null
+run_wrk "$warmup" "http://127.0.0.1:$gateway_port/api/predict/benchgroup/" >/dev/null
 
 echo "== wrk -t$threads -c$conns -d$duration"
 measure direct "http://127.0.0.1:$backend_port/"
 measure nginx "http://127.0.0.1:$nginx_port/"
-measure gateway "http://127.0.0.1:$gateway_port/api/predict/bench/"
+
+# Plain and featured alternate, so drift on a shared box hits both alike; the first plain round is the gateway row.
+plain_sum=0
+features_sum=0
+feature_rows=""
+for round in $(seq 1 "$rounds"); do
+  plain_name="plain$round"
+  if [[ "$round" == 1 ]]; then
+    plain_name=gateway
+  fi
+  measure "$plain_name" "http://127.0.0.1:$gateway_port/api/predict/bench/"
+  measure "features$round" "http://127.0.0.1:$gateway_port/api/predict/benchgroup/"
+  plain_sum=$((plain_sum + ${rps[$plain_name]}))
+  features_sum=$((features_sum + ${rps[features$round]}))
+  feature_rows+="| $round | ${rps[$plain_name]} | ${p99[$plain_name]} | ${errors[$plain_name]} | ${rps[features$round]} | ${p99[features$round]} | ${errors[features$round]} |"$'\n'
+done
 
 ratio_rps="$(awk -v g="${rps[gateway]}" -v n="${rps[nginx]}" 'BEGIN { printf "%.2f", g / n }')"
 ratio_p99="$(awk -v g="${p99[gateway]}" -v n="${p99[nginx]}" 'BEGIN { printf "%.2f", g / n }')"
+ratio_features="$(awk -v f="$features_sum" -v p="$plain_sum" 'BEGIN { printf "%.2f", f / p }')"
 
 table="$(
   cat <<EOF
@@ -186,6 +223,13 @@ table="$(
 | eas-gateway (Release) | ${rps[gateway]} | ${p50[gateway]} | ${p99[gateway]} | ${errors[gateway]} |
 
 gateway/nginx: throughput **${ratio_rps}×**, p99 **${ratio_p99}×** (target: throughput ≥ 1.00×, p99 ≤ 1.00×)
+
+Same gateway process, plain service vs a service group with every limit on and a sinker (call records once Records/ is wired into PredictHandler), alternating:
+
+| round | plain req/s | plain p99 (ms) | plain errors | group+limits+sinker req/s | p99 (ms) | errors |
+|---|---|---|---|---|---|---|
+${feature_rows}
+group+limits+sinker/plain: throughput **${ratio_features}×** (target ≥ 0.90×)
 EOF
 )"
 

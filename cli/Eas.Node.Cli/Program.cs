@@ -9,10 +9,10 @@ if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = 240;
 }
 
-var root = new RootCommand("easctl — drive an Eas.Node cluster: deploy EAS service JSON, scale, inspect, read logs.");
+var root = new RootCommand("easctl — drive an Eas.Node cluster: deploy EAS service JSON, scale, inspect, shift group traffic, read logs and call records.");
 root.Options.Add(CliContext.CoordinatorOption);
 
-foreach (var command in ServiceCommands.Create().Concat(ObserveCommands.Create()).Concat(NodeCommands.Create()))
+foreach (var command in ServiceCommands.Create().Concat(TrafficCommands.Create()).Concat(ObserveCommands.Create()).Concat(NodeCommands.Create()))
 {
     root.Subcommands.Add(command);
 }

@@ -1,12 +1,18 @@
 using System.Net;
 using Eas.Node.Gateway.Feed;
+using Eas.Node.Gateway.Llm;
 using Eas.Node.Gateway.Logging;
 using Eas.Node.Gateway.Metrics;
 using Eas.Node.Gateway.Proxy;
+using Eas.Node.Gateway.Records;
 using Eas.Node.Gateway.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Eas.Node.Gateway;
 
@@ -75,6 +81,10 @@ public static class GatewayApp
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+
+            // HTTP/1.1 and cleartext HTTP/2 (gRPC callers) on the same listener; HTTP/2 requests keep their :scheme.
+            kestrel.ConfigureEndpointDefaults(H2cPriorKnowledge.Enable);
+            kestrel.AllowAlternateSchemes = true;
         });
 
         var services = builder.Services;
@@ -93,7 +103,11 @@ public static class GatewayApp
             Prometheus.DotNetStats.Register(metricsRegistry);
         }
 
-        services.AddSingleton(new GatewayMetrics(metricsRegistry));
+        var gatewayMetrics = new GatewayMetrics(metricsRegistry);
+        services.AddSingleton(gatewayMetrics);
+        services.AddSingleton(sp => new LlmRouter(options.Llm, metricsRegistry, metricsClient: null, sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IRequestAwarePicker>(sp => new LlmRequestPicker(sp.GetRequiredService<LlmRouter>(), options));
+        services.AddSingleton(sp => new CallRecorder(options.Records, metricsRegistry, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         if (!string.IsNullOrWhiteSpace(options.MetricsListen))
         {
             services.AddSingleton(sp => new MetricsServer(options.MetricsListen, "Gateway:MetricsListen", metricsRegistry, sp.GetRequiredService<ILoggerFactory>()));
@@ -118,6 +132,13 @@ public static class GatewayApp
         }
 
         services.AddHostedService<FeedPump>();
+        var tracing = options.Tracing;
+        if (!string.IsNullOrWhiteSpace(tracing?.OtlpEndpoint))
+        {
+            // Registered by factory so that the container disposes it with the app, which flushes the last spans.
+            services.AddSingleton(_ => CreateTracerProvider(tracing));
+        }
+
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -126,16 +147,44 @@ public static class GatewayApp
             app.Urls.Add(url);
         }
 
+        var routes = app.Services.GetRequiredService<RouteStore>();
+        gatewayMetrics.TrackInstances(() => routes.Current.Services.SelectMany(s => s.Endpoints.Select(e => (s.Name, e.InstanceId, e.Outstanding))));
+
         var handler = app.Services.GetRequiredService<PredictHandler>();
         app.Run(handler.InvokeAsync);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayApp).FullName!);
+        if (app.Services.GetService<TracerProvider>() is not null)
+        {
+            GatewayLog.TracingOn(logger, tracing!.OtlpEndpoint!, tracing.OtlpProtocol);
+        }
+
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var urls = string.Join(", ", app.Urls);
             GatewayLog.Started(logger, urls, source);
         });
         return app;
+    }
+
+    /// <summary>
+    /// The OTLP exporter of the gateway's spans (<see cref="GatewayTracing.Source"/> only: no ASP.NET Core or HttpClient
+    /// spans). Its listener is what makes the source start spans at all.
+    /// </summary>
+    private static TracerProvider CreateTracerProvider(GatewayTracingOptions tracing)
+    {
+        var grpc = tracing.OtlpProtocol == GatewayTracingOptions.Grpc;
+        var endpoint = tracing.OtlpEndpoint!.TrimEnd('/');
+        return Sdk.CreateTracerProviderBuilder()
+            .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService("eas-gateway"))
+            .AddSource(GatewayTracing.SourceName)
+            .AddOtlpExporter(otlp =>
+            {
+                otlp.Protocol = grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
+                otlp.Endpoint = new Uri(grpc ? endpoint : endpoint + "/v1/traces");
+                otlp.BatchExportProcessorOptions.ScheduledDelayMilliseconds = 1000;
+            })
+            .Build();
     }
 
     /// <summary>

@@ -46,6 +46,15 @@ public sealed class GatewayOptions
     /// </summary>
     public string? StaticRoutes { get; set; }
 
+    /// <summary>LLM-aware routing settings (section <c>Gateway:Llm</c>), used by services and groups that route by LLM.</summary>
+    public Llm.LlmRoutingOptions Llm { get; set; } = new();
+
+    /// <summary>Where and how call records (a service's <c>sinker</c>) are kept (section <c>Gateway:Records</c>).</summary>
+    public Records.CallRecordOptions Records { get; set; } = new();
+
+    /// <summary>Gateway spans over OTLP (section <c>Gateway:Tracing</c>); off unless an endpoint is set.</summary>
+    public GatewayTracingOptions Tracing { get; set; } = new();
+
     /// <summary>
     /// Checks every option and returns one message per problem, each naming the key, the rule and the fix; an empty
     /// list means the options are usable.
@@ -97,6 +106,29 @@ public sealed class GatewayOptions
             problems.Add($"Gateway:StaticRoutes '{StaticRoutes}' does not exist: it must name a readable JSON file holding one EndpointSnapshot; fix: correct the path or leave the key out to use the coordinator's feed.");
         }
 
+        if (Records is not null)
+        {
+            problems.AddRange(Records.Validate());
+        }
+
+        if (Llm is not null)
+        {
+            problems.AddRange(Llm.Validate());
+        }
+
+        var otlp = Tracing?.OtlpEndpoint;
+        if (!string.IsNullOrWhiteSpace(otlp)
+            && (!Uri.TryCreate(otlp, UriKind.Absolute, out var otlpUri) || (otlpUri.Scheme != Uri.UriSchemeHttp && otlpUri.Scheme != Uri.UriSchemeHttps)))
+        {
+            problems.Add($"Gateway:Tracing:OtlpEndpoint '{otlp}' is not valid: it must be the absolute http:// or https:// URL of an OTLP collector; fix: set for example \"http://127.0.0.1:4318\" (OTLP/HTTP) or leave it empty to send no spans.");
+        }
+
+        var protocol = Tracing?.OtlpProtocol;
+        if (protocol is not null && protocol is not (GatewayTracingOptions.HttpProtobuf or GatewayTracingOptions.Grpc))
+        {
+            problems.Add($"Gateway:Tracing:OtlpProtocol '{protocol}' is not known: it must be \"{GatewayTracingOptions.HttpProtobuf}\" (OTLP/HTTP, port 4318, /v1/traces is appended) or \"{GatewayTracingOptions.Grpc}\" (OTLP/gRPC, port 4317); fix: set one of them or leave the key out.");
+        }
+
         return problems;
     }
 
@@ -118,4 +150,23 @@ public sealed class GatewayOptions
             && int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
             && port <= 65535;
     }
+}
+
+/// <summary>Settings of the gateway's spans (configuration section <c>Gateway:Tracing</c>).</summary>
+public sealed class GatewayTracingOptions
+{
+    /// <summary>OTLP over HTTP with protobuf bodies; the gateway posts to <c>&lt;endpoint&gt;/v1/traces</c>.</summary>
+    public const string HttpProtobuf = "http/protobuf";
+
+    /// <summary>OTLP over gRPC.</summary>
+    public const string Grpc = "grpc";
+
+    /// <summary>
+    /// Where spans go, e.g. <c>http://127.0.0.1:4318</c>; empty (the default) starts no spans at all, and the caller's
+    /// <c>traceparent</c> reaches the instance unchanged.
+    /// </summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary><see cref="HttpProtobuf"/> (default) or <see cref="Grpc"/>.</summary>
+    public string OtlpProtocol { get; set; } = HttpProtobuf;
 }

@@ -58,8 +58,11 @@ public sealed record ServiceSpec
     /// </summary>
     public string? GpuDriverVersion { get; init; }
 
-    /// <summary><c>containers[0]</c>; Eas.Node runs one container per instance.</summary>
-    public required ContainerSpec Container { get; init; }
+    /// <summary>
+    /// <c>containers[0]</c>; Eas.Node runs one container per instance. Null only for an <see cref="ServiceTypes.LlmGateway"/>,
+    /// which runs no instances (see <see cref="RunsInstances"/>).
+    /// </summary>
+    public ContainerSpec? Container { get; init; }
 
     /// <summary><c>storage[]</c>.</summary>
     public IReadOnlyList<StorageSpec> Storage { get; init; } = [];
@@ -67,11 +70,50 @@ public sealed record ServiceSpec
     /// <summary><c>token</c>, or null when the coordinator must generate one.</summary>
     public string? Token { get; init; }
 
+    /// <summary><c>metadata.type</c>: <see cref="ServiceTypes.Standard"/> (the default) or <see cref="ServiceTypes.LlmGateway"/>.</summary>
+    public string Type { get; init; } = ServiceTypes.Standard;
+
+    /// <summary>
+    /// <c>metadata.group</c>: the service group it belongs to (<c>[a-z][a-z0-9_]{0,62}</c>), or null for none. The group is
+    /// created with its first member and removed with its last.
+    /// </summary>
+    public string? Group { get; init; }
+
+    /// <summary><c>metadata.enable_grpc</c>: the gateway speaks HTTP/2 cleartext (h2c) to the instances, so gRPC calls pass through.</summary>
+    public bool EnableGrpc { get; init; }
+
+    /// <summary><c>metadata.routing</c> (an Eas.Node extension): how the gateway picks an instance (default least requests).</summary>
+    public ServiceRouting Routing { get; init; }
+
+    /// <summary><c>metadata.rpc.rate_limit</c>: requests per second each instance takes, 0 for no limit (over it: 429).</summary>
+    public int RateLimit { get; init; }
+
+    /// <summary><c>metadata.rpc.max_queue_size</c>: requests in flight per instance (default 64); when every Ready instance is full: 450.</summary>
+    public int MaxQueueSize { get; init; } = DefaultMaxQueueSize;
+
+    /// <summary><c>networking.gateway_policy.rate_limit</c>: requests per second for the whole service; null when not given.</summary>
+    public GatewayLimit? GatewayRateLimit { get; init; }
+
+    /// <summary><c>networking.gateway_policy.concurrency_limit</c>: requests in flight for the whole service; null when not given.</summary>
+    public GatewayLimit? GatewayConcurrencyLimit { get; init; }
+
+    /// <summary><c>sinker</c>: where the gateway keeps call records of the service; null for none.</summary>
+    public SinkerSpec? Sinker { get; init; }
+
     /// <summary>
     /// <c>runtime.enable_crash_block</c>: an instance whose process exits on its own (or is OOM-killed) is not restarted
     /// but kept FAILED, with its container, network and mounts, until it is restarted on request or removed.
     /// </summary>
     public bool EnableCrashBlock { get; init; }
+
+    /// <summary>The <see cref="MaxQueueSize"/> EAS uses when <c>rpc.max_queue_size</c> is not given.</summary>
+    public const int DefaultMaxQueueSize = 64;
+
+    /// <summary>True for an <see cref="ServiceTypes.LlmGateway"/>: a marker member of its group that runs no instances.</summary>
+    public bool IsLlmGateway => Type == ServiceTypes.LlmGateway;
+
+    /// <summary>True when the service has a container to run; false for an <see cref="ServiceTypes.LlmGateway"/>.</summary>
+    public bool RunsInstances => Container is not null;
 
     /// <summary>The size of /dev/shm in MiB: <see cref="ShmSizeGb"/> or 64.</summary>
     public long ShmMib => ShmSizeGb is { } gb ? (long)Math.Ceiling(gb * 1024) : 64;
@@ -115,10 +157,19 @@ public sealed record ServiceSpec
         && GpuCorePercentage == other.GpuCorePercentage
         && GpuModel == other.GpuModel
         && GpuDriverVersion == other.GpuDriverVersion
-        && Container.Equals(other.Container)
+        && Equals(Container, other.Container)
         && Storage.SequenceEqual(other.Storage)
         && Token == other.Token
-        && EnableCrashBlock == other.EnableCrashBlock;
+        && EnableCrashBlock == other.EnableCrashBlock
+        && Type == other.Type
+        && Group == other.Group
+        && EnableGrpc == other.EnableGrpc
+        && Routing == other.Routing
+        && RateLimit == other.RateLimit
+        && MaxQueueSize == other.MaxQueueSize
+        && GatewayRateLimit == other.GatewayRateLimit
+        && GatewayConcurrencyLimit == other.GatewayConcurrencyLimit
+        && Sinker == other.Sinker;
 
     /// <inheritdoc />
     public override int GetHashCode()
@@ -137,6 +188,15 @@ public sealed record ServiceSpec
         hash.Add(Storage.Count);
         hash.Add(Token);
         hash.Add(EnableCrashBlock);
+        hash.Add(Type);
+        hash.Add(Group);
+        hash.Add(EnableGrpc);
+        hash.Add(Routing);
+        hash.Add(RateLimit);
+        hash.Add(MaxQueueSize);
+        hash.Add(GatewayRateLimit);
+        hash.Add(GatewayConcurrencyLimit);
+        hash.Add(Sinker);
         return hash.ToHashCode();
     }
 }

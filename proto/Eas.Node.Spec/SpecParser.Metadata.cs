@@ -18,7 +18,12 @@ public static partial class SpecParser
         bool EnableSigterm,
         int TerminationGracePeriodSeconds,
         RollingStrategy RollingStrategy,
-        GpuValues Gpu);
+        GpuValues Gpu,
+        RpcValues Rpc,
+        TrafficValues Traffic);
+
+    /// <summary>What <c>metadata.rpc</c> said; null where it said nothing (or something wrong).</summary>
+    private sealed record RpcValues(long? KeepaliveMs, bool? EnableSigterm, long? RateLimit, long? MaxQueueSize);
 
     private static MetadataValues ReadMetadata(JsonObject root, SpecReader reader)
     {
@@ -42,37 +47,57 @@ public static partial class SpecParser
             "shm_size is the /dev/shm size in GB, more than 0 and at most 1024", "use e.g. 1, or remove it for the default 64 MiB");
 
         var gpu = ReadGpu(metadata, reader);
-        var (keepalive, sigterm) = ReadRpc(metadata, reader);
+        var rpc = ReadRpc(metadata, reader);
         var grace = ReadEas(metadata, reader);
         var rolling = ReadRollingStrategy(metadata, reader);
+        var traffic = ReadTraffic(metadata, reader);
+        if (traffic.Type == ServiceTypes.LlmGateway)
+        {
+            if (instance is > 0)
+            {
+                reader.Warning(SpecPath.Child(Path, "instance"), $"{instance} is ignored: an LLMGatewayService runs no instances here; the gateway itself routes its group's requests",
+                    "remove metadata.instance (an LLMGatewayService always has 0)");
+            }
 
-        reader.OtherKeys(metadata, Path, "name", "instance", "cpu", "memory", "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "shm_size", "rpc", "eas", "rolling_strategy");
+            instance = 0;
+        }
+
+        reader.OtherKeys(metadata, Path, "name", "instance", "cpu", "memory", "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "shm_size", "rpc", "eas", "rolling_strategy",
+            "type", "group", "enable_grpc", "routing");
         return new MetadataValues(
             name,
             (int)(instance ?? 1),
             cpu ?? 1,
             (int)(memory ?? 1024),
             shm,
-            (int)(keepalive ?? 5000),
-            sigterm ?? false,
+            (int)(rpc.KeepaliveMs ?? 5000),
+            rpc.EnableSigterm ?? false,
             (int)(grace ?? 30),
             rolling,
-            gpu);
+            gpu,
+            rpc,
+            traffic);
     }
 
-    private static (long? KeepaliveMs, bool? EnableSigterm) ReadRpc(JsonObject metadata, SpecReader reader)
+    private static RpcValues ReadRpc(JsonObject metadata, SpecReader reader)
     {
         const string Path = "metadata.rpc";
         if (reader.Object(metadata, "metadata", "rpc") is not { } rpc)
         {
-            return (null, null);
+            return new RpcValues(null, null, null, null);
         }
 
         var keepalive = reader.Integer(rpc, Path, "keepalive", 1, 3_600_000,
             "keepalive is the per-request timeout in ms, 1 to 3600000", "use e.g. 5000 (the default) or 60000 for slow models");
         var sigterm = reader.Bool(rpc, Path, "enable_sigterm");
-        reader.OtherKeys(rpc, Path, "keepalive", "enable_sigterm");
-        return (keepalive, sigterm);
+        var rateLimit = reader.Integer(rpc, Path, "rate_limit", 0, MaxRate,
+            $"rate_limit is the requests per second each instance takes, 0 (no limit) to {MaxRate}; above it the gateway answers 429",
+            "use e.g. 20, or 0 for no limit");
+        var queue = reader.Integer(rpc, Path, "max_queue_size", 1, MaxQueue,
+            $"max_queue_size is the requests in flight per instance, 1 to {MaxQueue}; when every Ready instance is full the gateway answers 450",
+            $"use e.g. {ServiceSpec.DefaultMaxQueueSize} (the default)");
+        reader.OtherKeys(rpc, Path, "keepalive", "enable_sigterm", "rate_limit", "max_queue_size");
+        return new RpcValues(keepalive, sigterm, rateLimit, queue);
     }
 
     private static long? ReadEas(JsonObject metadata, SpecReader reader)

@@ -92,14 +92,27 @@ public static partial class SpecParser
     private static ServiceSpec? ReadSpec(JsonObject root, SpecReader reader, SpecParseOptions options)
     {
         var metadata = ReadMetadata(root, reader);
-        var container = ReadContainers(root, reader);
+        var router = metadata.Traffic.Type == ServiceTypes.LlmGateway;
+        ContainerSpec? container = null;
+        if (!router)
+        {
+            container = ReadContainers(root, reader);
+        }
+        else if (root.ContainsKey("containers"))
+        {
+            reader.Warning("containers", "ignored: an LLMGatewayService runs no instances; the gateway itself routes its group's requests",
+                "remove containers; deploy the inference engines as Standard services in the same group");
+        }
+
         var storage = ReadStorage(root, reader, options);
         var driverVersion = ReadFeatures(root, reader, metadata.Gpu);
         var token = ReadToken(root, reader);
         var crashBlock = ReadRuntime(root, reader);
-        reader.OtherKeys(root, SpecPath.Root, "metadata", "name", "containers", "storage", "features", "token", "runtime");
+        var policy = ReadNetworking(root, reader);
+        var sinker = ReadSinker(root, reader);
+        reader.OtherKeys(root, SpecPath.Root, "metadata", "name", "containers", "storage", "features", "token", "runtime", "networking", "sinker");
 
-        if (reader.HasErrors || metadata.Name is null || container is null)
+        if (reader.HasErrors || metadata.Name is null || (container is null && !router))
         {
             return null;
         }
@@ -124,6 +137,15 @@ public static partial class SpecParser
             Storage = storage,
             Token = token,
             EnableCrashBlock = crashBlock,
+            Type = metadata.Traffic.Type,
+            Group = metadata.Traffic.Group,
+            EnableGrpc = metadata.Traffic.EnableGrpc,
+            Routing = metadata.Traffic.Routing,
+            RateLimit = (int)(metadata.Rpc.RateLimit ?? 0),
+            MaxQueueSize = (int)(metadata.Rpc.MaxQueueSize ?? ServiceSpec.DefaultMaxQueueSize),
+            GatewayRateLimit = policy.RateLimit,
+            GatewayConcurrencyLimit = policy.ConcurrencyLimit,
+            Sinker = sinker,
         };
     }
 

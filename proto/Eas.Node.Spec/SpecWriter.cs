@@ -6,7 +6,8 @@ namespace Eas.Node.Spec;
 
 /// <summary>
 /// Writes a <see cref="ServiceSpec"/> back as canonical EAS JSON: nested keys only, every metadata
-/// value explicit (defaults included; the GPU keys only when set, <c>gpu</c> only when 1 or more), indented.
+/// value explicit (defaults included; the GPU keys only when set, <c>gpu</c> only when 1 or more; <c>type</c>, <c>group</c>,
+/// <c>enable_grpc</c> and <c>routing</c> only when not the default), indented. An LLMGatewayService has no <c>containers</c>.
 /// The GPU driver version is written bare (<c>"550.127.08"</c>, no <c>"tesla="</c>). <see cref="SpecParser.Parse"/> reads the output back
 /// into an equal spec. A git password is written (it is part of the spec); write <see cref="ServiceSpec.WithoutSecrets"/> for output
 /// that may be shown or logged.
@@ -24,9 +25,12 @@ public static class SpecWriter
         {
             writer.WriteStartObject();
             WriteMetadata(writer, spec);
-            writer.WriteStartArray("containers");
-            WriteContainer(writer, spec.Container);
-            writer.WriteEndArray();
+            if (spec.Container is { } container)
+            {
+                writer.WriteStartArray("containers");
+                WriteContainer(writer, container);
+                writer.WriteEndArray();
+            }
             if (spec.Storage.Count > 0)
             {
                 writer.WriteStartArray("storage");
@@ -52,6 +56,26 @@ public static class SpecWriter
                 writer.WriteEndObject();
             }
 
+            WriteNetworking(writer, spec);
+            if (spec.Sinker is { } sinker)
+            {
+                writer.WriteStartObject("sinker");
+                writer.WriteString("type", sinker.Type);
+                if (sinker.Endpoint is not null || sinker.MaxBodyBytes > 0)
+                {
+                    writer.WriteStartObject("config");
+                    WriteIfSet(writer, "endpoint", sinker.Endpoint);
+                    if (sinker.MaxBodyBytes > 0)
+                    {
+                        writer.WriteNumber("max_body_bytes", sinker.MaxBodyBytes);
+                    }
+
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndObject();
+            }
+
             if (includeToken && spec.Token is not null)
             {
                 writer.WriteString("token", spec.Token);
@@ -67,6 +91,12 @@ public static class SpecWriter
     {
         writer.WriteStartObject("metadata");
         writer.WriteString("name", spec.Name);
+        if (spec.Type != ServiceTypes.Standard)
+        {
+            writer.WriteString("type", spec.Type);
+        }
+
+        WriteIfSet(writer, "group", spec.Group);
         writer.WriteNumber("instance", spec.Instance);
         writer.WriteNumber("cpu", spec.Cpu);
         writer.WriteNumber("memory", spec.MemoryMb);
@@ -98,11 +128,48 @@ public static class SpecWriter
         writer.WriteStartObject("rpc");
         writer.WriteNumber("keepalive", spec.KeepaliveMs);
         writer.WriteBoolean("enable_sigterm", spec.EnableSigterm);
+        writer.WriteNumber("rate_limit", spec.RateLimit);
+        writer.WriteNumber("max_queue_size", spec.MaxQueueSize);
         writer.WriteEndObject();
+        if (spec.EnableGrpc)
+        {
+            writer.WriteBoolean("enable_grpc", true);
+        }
+
+        if (spec.Routing != ServiceRouting.LeastRequests)
+        {
+            writer.WriteString("routing", ServiceRoutingNames.Name(spec.Routing));
+        }
+
         writer.WriteStartObject("eas");
         writer.WriteNumber("termination_grace_period", spec.TerminationGracePeriodSeconds);
         writer.WriteEndObject();
         WriteRollingStrategy(writer, spec.RollingStrategy);
+        writer.WriteEndObject();
+    }
+
+    /// <summary><c>networking.gateway_policy</c>, only when a limit was given.</summary>
+    private static void WriteNetworking(Utf8JsonWriter writer, ServiceSpec spec)
+    {
+        if (spec.GatewayRateLimit is null && spec.GatewayConcurrencyLimit is null)
+        {
+            return;
+        }
+
+        writer.WriteStartObject("networking");
+        writer.WriteStartObject("gateway_policy");
+        foreach (var (key, limit) in new[] { ("rate_limit", spec.GatewayRateLimit), ("concurrency_limit", spec.GatewayConcurrencyLimit) })
+        {
+            if (limit is not null)
+            {
+                writer.WriteStartObject(key);
+                writer.WriteBoolean("enable", limit.Enable);
+                writer.WriteNumber("limit", limit.Limit);
+                writer.WriteEndObject();
+            }
+        }
+
+        writer.WriteEndObject();
         writer.WriteEndObject();
     }
 

@@ -83,7 +83,7 @@ public sealed class SpecParserTests
         dotted.Spec!.KeepaliveMs.Should().Be(60000);
         dotted.Spec.EnableSigterm.Should().BeTrue();
         dotted.Spec.TerminationGracePeriodSeconds.Should().Be(90);
-        dotted.Spec.Container.Command.Should().Equal("python3", "app.py");
+        dotted.Spec.Container!.Command.Should().Equal("python3", "app.py");
     }
 
     [Fact]
@@ -161,7 +161,7 @@ public sealed class SpecParserTests
     public void Parse_UnknownAndCloudOnlyKeys_AreWarningsNamingTheKey()
     {
         var result = SpecParser.Parse(Minimal(
-            metadataExtra: """, "workspace_id": "123", "resource": "eas-r-x", "colour": "blue", "npu": 1, "rpc": { "max_queue_size": 64, "keepalvie": 1 }""",
+            metadataExtra: """, "workspace_id": "123", "resource": "eas-r-x", "colour": "blue", "npu": 1, "rpc": { "batching": true, "keepalvie": 1 }""",
             top: """, "cloud": { "computing": {} }, "extra_top": 1"""));
 
         result.IsValid.Should().BeTrue();
@@ -171,7 +171,7 @@ public sealed class SpecParserTests
             ("metadata.resource", "ignored on a self-hosted cluster"),
             ("metadata.colour", "unknown key \"colour\", ignored"),
             ("metadata.npu", "not supported yet, ignored"),
-            ("metadata.rpc.max_queue_size", "not supported yet, ignored"),
+            ("metadata.rpc.batching", "not supported yet, ignored"),
             ("metadata.rpc.keepalvie", "unknown key \"keepalvie\", ignored"),
             ("cloud", "ignored on a self-hosted cluster"),
             ("extra_top", "unknown key \"extra_top\", ignored"),
@@ -282,7 +282,7 @@ public sealed class SpecParserTests
             "script": "x", "env": [{ "name": "RATE", "value": 1.50 }, { "name": "DEBUG", "value": true }, { "name": "MODE", "value": "fast" }]
             """));
 
-        result.Spec!.Container.Env.Should().Equal(new EnvVar("RATE", "1.50"), new EnvVar("DEBUG", "true"), new EnvVar("MODE", "fast"));
+        result.Spec!.Container!.Env.Should().Equal(new EnvVar("RATE", "1.50"), new EnvVar("DEBUG", "true"), new EnvVar("MODE", "fast"));
     }
 
     [Theory]
@@ -296,8 +296,8 @@ public sealed class SpecParserTests
         var result = SpecParser.Parse(json);
 
         result.Errors.Should().BeEmpty();
-        result.Spec!.Container.Command.Should().Equal(expected);
-        result.Spec.Container.Script.Should().BeNull();
+        result.Spec!.Container!.Command.Should().Equal(expected);
+        result.Spec.Container!.Script.Should().BeNull();
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public sealed class SpecProbeTests
         var result = Parse(containerExtra);
         result.Errors.Should().BeEmpty();
         result.Warnings.Should().BeEmpty();
-        return result.Spec!.Container;
+        return result.Spec!.Container!;
     }
 
     private static SpecDiagnostic ErrorAt(SpecParseResult result, string path) =>
@@ -28,7 +28,7 @@ public sealed class SpecProbeTests
     {
         var result = Parse("");
 
-        result.Spec!.Container.StartupCheck.Should().BeNull();
+        result.Spec!.Container!.StartupCheck.Should().BeNull();
         result.Spec.Container.ReadinessCheck.Should().BeNull("no readiness check means the default TCP check on the port");
         result.Spec.Container.LivenessCheck.Should().BeNull();
         result.Spec.EnableCrashBlock.Should().BeFalse();
@@ -236,7 +236,7 @@ public sealed class SpecProbeTests
     public void Equals_ProbeOrCrashBlockChanged_IsNotEqual()
     {
         var spec = SpecParser.Parse(Spec(""", "readiness_check": { "exec": { "command": ["true"] } }""")).Spec!;
-        var container = spec.Container;
+        var container = spec.Container!;
         var probe = container.ReadinessCheck!;
         var changed = new[]
         {
@@ -287,7 +287,7 @@ public sealed class SpecProbeTests
             var spec = baseSpec with
             {
                 EnableCrashBlock = crashBlock,
-                Container = baseSpec.Container with
+                Container = baseSpec.Container! with
                 {
                     StartupCheck = startup is null ? null : startup with { SuccessThreshold = 1 },
                     ReadinessCheck = readiness,

@@ -17,6 +17,8 @@ public sealed class SpecPropertyTests
         "eas.termination_grace_period", "prepare.pythonRequirements", "features", "labels", "cloud", "workspace_id",
         "gpu", "gpu_memory", "gpu_core_percentage", "gpu_model", "metadata.gpu", "metadata.gpu_memory",
         "eas.aliyun.com/gpu-driver-version", "features.eas.aliyun.com/gpu-driver-version",
+        "type", "group", "enable_grpc", "routing", "rate_limit", "max_queue_size", "rpc.rate_limit", "metadata.group", "metadata.type",
+        "networking", "gateway_policy", "concurrency_limit", "enable", "limit", "networking.gateway_policy", "sinker", "config", "max_body_bytes",
         "a..b", "", ".", "x.", "\u00e9", "\ud83d\ude00",
     ];
 
@@ -27,6 +29,8 @@ public sealed class SpecPropertyTests
         "python:3.12", "H100", "tesla=550.127.08", "550", "550.", "tesla=", "oss://bucket/x/", "oss://bucket", "oss://B/",
         "oss://bucket/../x", "minio:9000", "https://s3.local", "https://h/r.git", "https://u:p@h/r.git", "file:///srv/r", "nas",
         "10.0.0.5", "abcdef1", "200G", "1.5T", "100GB", "/mnt/oss/m", "/mnt/a/x",
+        "Standard", "LLMGatewayService", "Async", "chat", "Chat.Group", "llm", "round_robin", "least_requests", "file", "otlp", "sls",
+        "http://127.0.0.1:4318", "https://u:p@otel:4318", "ftp://x",
     ];
 
     private static readonly Gen<string> _scalarJson = Gen.OneOf(
@@ -57,6 +61,8 @@ public sealed class SpecPropertyTests
                       { "mount_path": "/mnt/nfs", "nfs": { "server": "nas", "path": "/x" } },
                       { "mount_path": "/code", "git": { "repo": "https://h/r.git", "commit": "abcdef1", "username": "u", "password": "p" } },
                       { "mount_path": "/model", "cache": { "path": "/mnt/oss/m", "capacity": "2G" }, "properties": { "resource_type": "model" } }],
+          "networking": { "gateway_policy": { "rate_limit": { "enable": true, "limit": 100 }, "concurrency_limit": { "enable": false, "limit": 0 } } },
+          "sinker": { "type": "otlp", "config": { "endpoint": "http://127.0.0.1:4318", "max_body_bytes": 1024 } },
           "token": "abc" }
         """;
 
@@ -77,6 +83,10 @@ public sealed class SpecPropertyTests
         "storage[5].mount_path", "storage[6]",
         "metadata.gpu", "metadata.gpu_memory", "metadata.gpu_core_percentage", "metadata.gpu_model", "features",
         "features.eas.aliyun.com/gpu-driver-version", "features.eas.aliyun.com/other",
+        "metadata.type", "metadata.group", "metadata.enable_grpc", "metadata.routing", "metadata.rpc.rate_limit", "metadata.rpc.max_queue_size",
+        "networking", "networking.gateway_policy", "networking.gateway_policy.rate_limit", "networking.gateway_policy.rate_limit.enable",
+        "networking.gateway_policy.rate_limit.limit", "networking.gateway_policy.concurrency_limit", "networking.gateway_policy.concurrency_limit.limit",
+        "networking.gateway", "sinker", "sinker.type", "sinker.config", "sinker.config.endpoint", "sinker.config.max_body_bytes",
     ];
 
     /// <summary>The valid spec with a few keys set to random JSON: deep, realistic, mostly-valid documents.</summary>
@@ -236,6 +246,49 @@ public sealed class SpecPropertyTests
                 _ => spec => spec with { GpuMemoryGb = memory, GpuCorePercentage = core, GpuModel = model, GpuDriverVersion = driver },
             });
 
+    private static readonly Gen<string> _group =
+        Gen.Select(Gen.Char["abcz"], Gen.Char["abcz09_"].Array[0, 62], (first, rest) => first + new string(rest));
+
+    private static readonly Gen<GatewayLimit?> _gatewayLimit =
+        Gen.Select(Gen.Int[0, 2], Gen.Int[1, 1_000_000], (mode, limit) => mode switch
+        {
+            0 => null,
+            1 => new GatewayLimit(true, limit),
+            _ => (GatewayLimit?)new GatewayLimit(false, limit % 2 == 0 ? 0 : limit),
+        });
+
+    private static readonly Gen<SinkerSpec?> _sinker =
+        Gen.Select(Gen.Int[0, 2], Gen.OneOf<string>("http://127.0.0.1:4318", "https://otel.example.com:4318/base", "http://[::1]:4318"), Gen.Int[0, 16 * 1024 * 1024],
+            (mode, endpoint, maxBody) => mode switch
+            {
+                0 => null,
+                1 => new SinkerSpec(SinkerTypes.File, null, maxBody),
+                _ => (SinkerSpec?)new SinkerSpec(SinkerTypes.Otlp, endpoint, maxBody),
+            });
+
+    /// <summary>The traffic fields; one spec in eight becomes an LLMGatewayService (no container, no instances, a group).</summary>
+    private static readonly Gen<Func<ServiceSpec, ServiceSpec>> _traffic =
+        Gen.Select(
+            Gen.Select(Gen.Int[0, 7], _group.Null(0.5), Gen.Bool, Gen.Int[0, 2]),
+            Gen.Select(Gen.Int[0, 1_000_000], Gen.Int[1, 100_000], _gatewayLimit, _gatewayLimit, _sinker),
+            Func<ServiceSpec, ServiceSpec> (meta, limits) => spec =>
+            {
+                var (kind, group, grpc, routing) = meta;
+                var (rate, queue, serviceRate, concurrency, sinker) = limits;
+                spec = spec with
+                {
+                    Group = group,
+                    EnableGrpc = grpc,
+                    Routing = (ServiceRouting)routing,
+                    RateLimit = rate,
+                    MaxQueueSize = queue,
+                    GatewayRateLimit = serviceRate,
+                    GatewayConcurrencyLimit = concurrency,
+                    Sinker = sinker,
+                };
+                return kind == 0 ? spec with { Type = ServiceTypes.LlmGateway, Container = null, Instance = 0, Group = group ?? "g" } : spec;
+            });
+
     private static readonly Gen<ServiceSpec> _spec =
         Gen.Select(
             Gen.Char["abcdefghijklmnopqrstuvwxyz0123456789_"].Array[3, 63].Select(c => new string(c)),
@@ -245,8 +298,8 @@ public sealed class SpecPropertyTests
             Gen.Double[0.001, 1024].Nullable(0.5),
             Gen.Select(Gen.Int[1, 3_600_000], Gen.Bool, Gen.Int[0, 3600]),
             _container,
-            Gen.Select(_storageList, Gen.Char["Az09._~+/=-"].Array[1, 40].Select(c => new string(c)).Null(0.3), _gpu),
-            (name, instance, cpu, memory, shm, rpc, container, rest) => rest.Item3(new ServiceSpec
+            Gen.Select(_storageList, Gen.Char["Az09._~+/=-"].Array[1, 40].Select(c => new string(c)).Null(0.3), _gpu, _traffic),
+            (name, instance, cpu, memory, shm, rpc, container, rest) => rest.Item4(rest.Item3(new ServiceSpec
             {
                 Name = name,
                 Instance = instance,
@@ -259,7 +312,7 @@ public sealed class SpecPropertyTests
                 Container = container,
                 Storage = rest.Item1,
                 Token = rest.Item2,
-            }));
+            })));
 
     [Fact]
     public void ToJson_ValidSpec_ParsesBackToAnEqualSpec()
@@ -299,7 +352,7 @@ public sealed class SpecPropertyTests
     public void Equals_AnyFieldChanged_IsNotEqual()
     {
         var spec = SpecParser.Parse(Valid).Spec!;
-        var container = spec.Container;
+        var container = spec.Container!;
         var changed = new[]
         {
             spec with { Name = "other" }, spec with { Instance = 3 }, spec with { Cpu = 2 }, spec with { MemoryMb = 1 },

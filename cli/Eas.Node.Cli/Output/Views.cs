@@ -47,6 +47,117 @@ internal static class Views
         ["updated_at"] = Time(s.UpdatedAt),
         ["spec"] = string.IsNullOrEmpty(s.SpecJson) ? null : JsonNode.Parse(s.SpecJson),
         ["rollout"] = s.Rollout is { } r ? RolloutJson(r) : null,
+        ["type"] = s.Type,
+        ["group"] = s.Group.Length > 0 ? s.Group : null,
+        ["weight"] = s.Group.Length > 0 ? s.Weight : null,
+        ["traffic_state"] = s.Group.Length > 0 ? s.TrafficState : null,
+    };
+
+    public static JsonObject GroupJson(GroupInfo g) => new()
+    {
+        ["name"] = g.Name,
+        ["traffic_mode"] = g.TrafficMode,
+        ["routing"] = g.Routing,
+        ["endpoint"] = g.Endpoint,
+        ["created_at"] = Time(g.CreatedAt),
+        ["updated_at"] = Time(g.UpdatedAt),
+        ["members"] = new JsonArray([.. g.Members.Select(m => (JsonNode?)new JsonObject
+        {
+            ["service"] = m.Service,
+            ["type"] = m.Type,
+            ["status"] = m.Status,
+            ["traffic_state"] = m.TrafficState,
+            ["weight"] = m.Weight,
+            ["ready"] = m.Ready,
+            ["desired"] = m.Desired,
+            ["share_percent"] = m.SharePercent,
+            ["endpoint"] = m.Endpoint,
+        })]),
+    };
+
+    public static void WriteGroups(IEnumerable<GroupInfo> groups)
+    {
+        var table = new Table().Border(TableBorder.Simple).AddColumns("GROUP", "TRAFFIC", "ROUTING", "MEMBERS", "ENDPOINT");
+        foreach (var g in groups)
+        {
+            table.AddRow(
+                Markup.Escape(g.Name),
+                Markup.Escape(g.TrafficMode),
+                Markup.Escape(g.Routing),
+                Markup.Escape(string.Join(", ", g.Members.Select(m => m.Service))),
+                Markup.Escape(g.Endpoint));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    public static void WriteGroup(GroupInfo g)
+    {
+        var grid = new Grid().AddColumn().AddColumn();
+        grid.AddRow("[bold]Group[/]", Markup.Escape(g.Name));
+        grid.AddRow("[bold]Traffic[/]", Markup.Escape(g.TrafficMode == "customized" ? "customized (by weight)" : "auto (by Ready instances)"));
+        grid.AddRow("[bold]Routing[/]", Markup.Escape(g.Routing));
+        grid.AddRow("[bold]Endpoint[/]", Markup.Escape(g.Endpoint));
+        AnsiConsole.Write(grid);
+        var table = new Table().Border(TableBorder.Simple).AddColumns("SERVICE", "TYPE", "STATUS", "STATE", "WEIGHT", "READY", "SHARE", "ENDPOINT");
+        foreach (var m in g.Members)
+        {
+            table.AddRow(
+                Markup.Escape(m.Service),
+                Markup.Escape(m.Type),
+                Colored(m.Status),
+                Markup.Escape(m.TrafficState),
+                m.Weight.ToString(CultureInfo.InvariantCulture),
+                $"{m.Ready}/{m.Desired}",
+                m.SharePercent.ToString("0.##", CultureInfo.InvariantCulture) + "%",
+                Markup.Escape(m.Endpoint));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    /// <summary>One row per call record; a line that is not a JSON object is shown as it is.</summary>
+    public static void WriteRecords(IEnumerable<string> records)
+    {
+        var table = new Table().Border(TableBorder.Simple).AddColumns("TIME", "STATUS", "METHOD", "PATH", "LATENCY MS", "INSTANCE", "CLIENT");
+        foreach (var line in records)
+        {
+            JsonObject? record;
+            try
+            {
+                record = JsonNode.Parse(line) as JsonObject;
+            }
+            catch (JsonException)
+            {
+                record = null;
+            }
+
+            if (record is null)
+            {
+                table.AddRow(Markup.Escape(line), "", "", "", "", "", "");
+                continue;
+            }
+
+            var path = Text(record["path"]);
+            var query = Text(record["query"]);
+            table.AddRow(
+                Markup.Escape(Text(record["time"])),
+                Colored(Text(record["status"])),
+                Markup.Escape(Text(record["method"])),
+                Markup.Escape(query.Length > 0 ? $"{path}{(query.StartsWith('?') ? "" : "?")}{query}" : path),
+                Markup.Escape(Text(record["latency_ms"])),
+                Markup.Escape(Text(record["instance"])),
+                Markup.Escape(Text(record["client"])));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    private static string Text(JsonNode? node) => node switch
+    {
+        null => "",
+        JsonValue value when value.TryGetValue<string>(out var text) => text,
+        _ => node.ToJsonString(),
     };
 
     public static JsonObject RolloutJson(Rollout r) => new()
@@ -174,6 +285,17 @@ internal static class Views
         grid.AddRow("[bold]Token[/]", Markup.Escape(s.Token));
         grid.AddRow("[bold]Version[/]", s.Version.ToString(CultureInfo.InvariantCulture));
         grid.AddRow("[bold]Replicas[/]", $"{s.Replicas?.Ready ?? 0}/{s.Replicas?.Desired ?? 0} ready");
+        if (s.Type.Length > 0 && s.Type != "Standard")
+        {
+            grid.AddRow("[bold]Type[/]", Markup.Escape(s.Type));
+        }
+
+        if (s.Group.Length > 0)
+        {
+            grid.AddRow("[bold]Group[/]", Markup.Escape(s.Group));
+            grid.AddRow("[bold]Weight[/]", s.Weight.ToString(CultureInfo.InvariantCulture));
+            grid.AddRow("[bold]Traffic state[/]", Markup.Escape(s.TrafficState));
+        }
         if (s.Rollout is { } rollout && (rollout.Active || rollout.PreviousVersion > 0))
         {
             grid.AddRow("[bold]Rollout[/]", Markup.Escape(RolloutLine(rollout)));
@@ -213,7 +335,7 @@ internal static class Views
 
     public static void WriteServices(IEnumerable<ServiceInfo> services)
     {
-        var table = new Table().Border(TableBorder.Simple).AddColumns("NAME", "STATUS", "READY", "VERSION", "ENDPOINT");
+        var table = new Table().Border(TableBorder.Simple).AddColumns("NAME", "STATUS", "READY", "VERSION", "GROUP", "ENDPOINT");
         foreach (var s in services)
         {
             table.AddRow(
@@ -221,6 +343,7 @@ internal static class Views
                 Colored(s.Status),
                 $"{s.Replicas?.Ready ?? 0}/{s.Replicas?.Desired ?? 0}",
                 s.Version.ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(s.Group.Length == 0 ? "-" : s.TrafficState == "standalone" ? $"{s.Group} (standalone)" : s.Group),
                 Markup.Escape(s.Endpoint));
         }
 
@@ -312,6 +435,8 @@ internal static class Views
         {
             "Running" or "Ready" => "green",
             "Failed" or "Down" => "red",
+            // An HTTP status of a call record: 2xx and 3xx went through.
+            _ when status.Length == 3 && status.All(char.IsAsciiDigit) => status[0] is '2' or '3' ? "green" : "red",
             "Stopped" or "Terminating" => "grey",
             _ => "yellow",
         };

@@ -16,4 +16,7 @@ internal static partial class ApiLog
 
     [LoggerMessage(1005, LogLevel.Information, "Node {Node}: {Action}")]
     public static partial void NodeChanged(ILogger logger, string node, string action);
+
+    [LoggerMessage(1006, LogLevel.Information, "Group {Group}: {Action}")]
+    public static partial void GroupChanged(ILogger logger, string group, string action);
 }

@@ -22,7 +22,8 @@ public static class ServiceViews
 
         if (service.Stopped || service.Replicas == 0)
         {
-            return instances.Count == 0 ? "Stopped" : "Stopping";
+            // An LLMGatewayService never has instances: it is Running as its group's router until stopped.
+            return instances.Count > 0 ? "Stopping" : service.IsLlmGateway && !service.Stopped ? "Running" : "Stopped";
         }
 
         var readyCurrent = live.Count(i => i.ServiceVersion == service.Version && i.State == InstanceState.Ready);
@@ -107,6 +108,10 @@ public static class ServiceViews
             UpdatedAt = Timestamp.FromDateTimeOffset(service.UpdatedAt),
             Message = Message(service, instances),
             Rollout = Rollout(service, instances),
+            Group = service.Group,
+            Weight = service.Group.Length > 0 ? service.GroupWeight : 0,
+            TrafficState = service.Group.Length > 0 ? TrafficStateName(service.TrafficState) : "",
+            Type = service.Type,
         };
         info.Instances.AddRange(instances.Select(i => Instance(i, gpuUsage?.Invoke(i))));
         if (version is not null)
@@ -116,6 +121,12 @@ public static class ServiceViews
 
         return info;
     }
+
+    /// <summary>"grouping" or "standalone", as EAS and easctl spell it.</summary>
+    public static string TrafficStateName(MemberTrafficState state) => state == MemberTrafficState.Standalone ? "standalone" : "grouping";
+
+    /// <summary>"auto" or "customized", as EAS and easctl spell it.</summary>
+    public static string TrafficModeName(GroupTrafficMode mode) => mode == GroupTrafficMode.Customized ? "customized" : "auto";
 
     /// <summary>The InstanceInfo message, with what the instance uses of its GPUs when that is known.</summary>
     public static InstanceInfo Instance(InstanceRecord instance) => Instance(instance, null);

@@ -55,13 +55,23 @@ public sealed partial class ServicesApi
                     $"to_version: service '{service.Name}' already runs version {target}; give an earlier version"));
             }
 
-            _ = await specs.GetAsync(service.Name, target, ct)
+            var targetSpec = await specs.GetAsync(service.Name, target, ct)
                 ?? throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound,
                     $"to_version: service '{service.Name}' has no version {target}; versions run from 1 to {Math.Max(service.Version, service.LatestVersion)}"));
             var now = time.GetUtcNow();
+
+            // The version rolled back to may name another group (or type): membership follows the current version.
+            var groupChanges = new StoreTransaction();
+            var rolling = await MoveGroupAsync(groupChanges, RollingTo(service, target, now), targetSpec.Group ?? "", targetSpec.Type, now, ct);
+            if (targetSpec.IsLlmGateway)
+            {
+                rolling = rolling with { Replicas = 0 };
+            }
+
             var transaction = new StoreTransaction()
-                .Put(RollingTo(service, target, now))
-                .Append(new EventRecord(0, now, service.Name, "", "RolledBack", $"rolled back from version {service.Version} to version {target}", ""));
+                .Put(rolling)
+                .Append(new EventRecord(0, now, service.Name, "", "RolledBack", $"rolled back from version {service.Version} to version {target}", ""))
+                .Include(groupChanges);
             if ((await store.CommitAsync(transaction, ct)).Succeeded)
             {
                 ApiLog.Changed(logger, service.Name, $"rolled back from version {service.Version} to {target}");

@@ -6,6 +6,7 @@ using Eas.Node.Coordinator.Reconciler;
 using Eas.Node.Coordinator.Store;
 using Eas.Node.Spec;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 
 namespace Eas.Node.Coordinator.Api;
 
@@ -22,6 +23,7 @@ public sealed partial class ServicesApi(
     EventBroadcaster broadcaster,
     TimeProvider time,
     PublicEndpoint publicEndpoint,
+    IOptions<CoordinatorOptions> options,
     IHostApplicationLifetime lifetime,
     ILogger<ServicesApi> logger) : Services.ServicesBase
 {
@@ -39,33 +41,48 @@ public sealed partial class ServicesApi(
         var spec = Parse(request.SpecJson, out var warnings);
         var ct = context.CancellationToken;
         await RequireGpusExistAsync(spec, ct);
-        var now = time.GetUtcNow();
-        var service = new ServiceRecord
-        {
-            Name = spec.Name,
-            Version = 1,
-            Token = spec.Token ?? ServiceTokens.Generate(),
-            Replicas = spec.Instance,
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
+        var token = spec.Token ?? ServiceTokens.Generate();
         var stored = spec with { Token = null };
-        var transaction = new StoreTransaction()
-            .Put(service)
-            .Put(new ServiceVersionRecord(spec.Name, 1, SpecWriter.ToJson(stored, includeToken: false), warnings, now))
-            .Append(new EventRecord(0, now, spec.Name, "", "Created", $"created version 1 with {spec.Instance} instance(s)", ""));
-        var result = await store.CommitAsync(transaction, ct);
-        if (!result.Succeeded)
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
         {
-            var existing = await store.GetServiceAsync(spec.Name, ct);
-            var why = existing?.Deleting == true ? " and is being deleted; wait until it is gone" : "; use modify to change it, or delete it first";
-            throw new RpcException(new Grpc.Core.Status(StatusCode.AlreadyExists, $"service '{spec.Name}' already exists{why}"));
+            var now = time.GetUtcNow();
+            var groupChanges = new StoreTransaction();
+            var service = await MoveGroupAsync(groupChanges, new ServiceRecord
+            {
+                Name = spec.Name,
+                Version = 1,
+                Token = token,
+                Replicas = spec.Instance,
+                CreatedAt = now,
+                UpdatedAt = now,
+            }, spec.Group ?? "", spec.Type, now, ct);
+            var what = spec.IsLlmGateway ? $"the LLM router of group {spec.Group} (no instances)" : $"{spec.Instance} instance(s)";
+            var transaction = new StoreTransaction()
+                .Put(service)
+                .Put(new ServiceVersionRecord(spec.Name, 1, SpecWriter.ToJson(stored, includeToken: false), warnings, now))
+                .Append(new EventRecord(0, now, spec.Name, "", "Created", $"created version 1 with {what}", ""))
+                .Include(groupChanges);
+            var result = await store.CommitAsync(transaction, ct);
+            if (!result.Succeeded && result.Conflict?.StartsWith("groups/", StringComparison.Ordinal) == true)
+            {
+                // Another member joined or left the group meanwhile: read it again.
+                continue;
+            }
+
+            if (!result.Succeeded)
+            {
+                var existing = await store.GetServiceAsync(spec.Name, ct);
+                var why = existing?.Deleting == true ? " and is being deleted; wait until it is gone" : "; use modify to change it, or delete it first";
+                throw new RpcException(new Grpc.Core.Status(StatusCode.AlreadyExists, $"service '{spec.Name}' already exists{why}"));
+            }
+
+            specs.Remember(spec.Name, 1, stored);
+            ApiLog.Created(logger, spec.Name, 1, spec.Instance);
+            trigger.Signal();
+            return await InfoAsync(spec.Name, ct);
         }
 
-        specs.Remember(spec.Name, 1, stored);
-        ApiLog.Created(logger, spec.Name, 1, spec.Instance);
-        trigger.Signal();
-        return await InfoAsync(spec.Name, ct);
+        throw Contention(spec.Name);
     }
 
     /// <inheritdoc />
@@ -126,10 +143,13 @@ public sealed partial class ServicesApi(
             }
 
             var version = service.NextVersion;
+            var groupChanges = new StoreTransaction();
+            var rolling = await MoveGroupAsync(groupChanges, RollingTo(service, version, now) with { Replicas = spec.Instance, Token = token }, spec.Group ?? "", spec.Type, now, ct);
             transaction = new StoreTransaction()
-                .Put(RollingTo(service, version, now) with { Replicas = spec.Instance, Token = token })
+                .Put(rolling)
                 .Put(new ServiceVersionRecord(service.Name, version, SpecWriter.ToJson(stored, includeToken: false), warnings, now))
-                .Append(new EventRecord(0, now, service.Name, "", "Modified", $"modified to version {version}; rolling update from version {service.Version}", ""));
+                .Append(new EventRecord(0, now, service.Name, "", "Modified", $"modified to version {version}; rolling update from version {service.Version}", ""))
+                .Include(groupChanges);
             if ((await store.CommitAsync(transaction, ct)).Succeeded)
             {
                 specs.Remember(service.Name, version, stored);
@@ -167,10 +187,32 @@ public sealed partial class ServicesApi(
     public override async Task<DeleteServiceResponse> DeleteService(ServiceRef request, ServerCallContext context)
     {
         RequireName(request.Name);
-        await UpdateServiceAsync(request.Name, service => service.Deleting
-            ? null
-            : (service with { Deleting = true }, new("Deleted", "deletion requested; stopping every instance")), context.CancellationToken);
-        return new DeleteServiceResponse { Name = request.Name };
+        var ct = context.CancellationToken;
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
+        {
+            var service = await GetServiceAsync(request.Name, ct);
+            if (service.Deleting)
+            {
+                return new DeleteServiceResponse { Name = request.Name };
+            }
+
+            // It leaves its group at once (the group goes with its last member); its instances stop in the background.
+            var now = time.GetUtcNow();
+            var groupChanges = new StoreTransaction();
+            var leaving = await MoveGroupAsync(groupChanges, service, "", service.Type, now, ct);
+            var transaction = new StoreTransaction()
+                .Put(leaving with { Deleting = true, UpdatedAt = now })
+                .Append(new EventRecord(0, now, service.Name, "", "Deleted", "deletion requested; stopping every instance", ""))
+                .Include(groupChanges);
+            if ((await store.CommitAsync(transaction, ct)).Succeeded)
+            {
+                ApiLog.Changed(logger, service.Name, "deletion requested; stopping every instance");
+                trigger.Signal();
+                return new DeleteServiceResponse { Name = request.Name };
+            }
+        }
+
+        throw Contention(request.Name);
     }
 
     /// <inheritdoc />
@@ -205,6 +247,12 @@ public sealed partial class ServicesApi(
 
         await UpdateServiceAsync(request.Name, service =>
         {
+            if (service.IsLlmGateway)
+            {
+                throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition,
+                    $"service '{service.Name}' is an LLMGatewayService: it runs no instances, the gateway routes its group {service.Group}; scale the group's inference services instead"));
+            }
+
             if (service.Replicas == request.Instances)
             {
                 return null;

@@ -3,13 +3,14 @@ using System.Text;
 using System.Threading.Channels;
 using Eas.Node.Contracts.V1;
 using Eas.Node.Coordinator.Store;
+using Eas.Node.Spec;
 using Google.Protobuf;
 
 namespace Eas.Node.Coordinator.Endpoints;
 
 /// <summary>
-/// Keeps the current routing snapshot for gateways: every service with its token hash, keepalive and
-/// Ready endpoints. Rebuilt after each store commit that touches services, instances or nodes, and
+/// Keeps the current routing snapshot for gateways: every service with its token hash, keepalive, limits, group
+/// place and Ready endpoints, and every service group with its traffic mode and routing. Rebuilt after each store commit that touches services, instances or nodes, and
 /// published (with a new revision) only when the routes differ, so gateways see every change to the
 /// Ready set or the tokens and nothing else.
 /// </summary>
@@ -30,7 +31,7 @@ public sealed class EndpointFeed : BackgroundService
         _logger = logger;
         store.Committed += commit =>
         {
-            if ((commit.Kinds & (StoreObjectKinds.Services | StoreObjectKinds.Instances | StoreObjectKinds.Nodes)) != 0)
+            if ((commit.Kinds & (StoreObjectKinds.Services | StoreObjectKinds.Instances | StoreObjectKinds.Nodes | StoreObjectKinds.Groups)) != 0)
             {
                 _dirty.Writer.TryWrite(true);
             }
@@ -55,6 +56,8 @@ public sealed class EndpointFeed : BackgroundService
     {
         var nodes = (await _store.ListNodesAsync(cancellationToken)).ToDictionary(n => n.Name, StringComparer.Ordinal);
         var instances = (await _store.ListInstancesAsync(null, cancellationToken)).ToLookup(i => i.Service, StringComparer.Ordinal);
+        var groups = (await _store.ListGroupsAsync(cancellationToken)).ToDictionary(g => g.Name, StringComparer.Ordinal);
+        var members = new Dictionary<string, List<GroupTraffic.Member>>(StringComparer.Ordinal);
         var snapshot = new EndpointSnapshot();
         foreach (var service in await _store.ListServicesAsync(cancellationToken))
         {
@@ -64,13 +67,7 @@ public sealed class EndpointFeed : BackgroundService
             }
 
             var spec = await _specs.GetAsync(service.Name, service.Version, cancellationToken);
-            var route = new ServiceRoute
-            {
-                Name = service.Name,
-                TokenSha256 = ByteString.CopyFrom(SHA256.HashData(Encoding.UTF8.GetBytes(service.Token))),
-                KeepaliveMs = spec?.KeepaliveMs ?? 5000,
-                Version = service.Version,
-            };
+            var route = Route(service, spec);
             foreach (var instance in instances[service.Name].OrderBy(i => i.Id, StringComparer.Ordinal))
             {
                 // Removing instances leave the gateway first, before their agent is told to stop them. An
@@ -93,9 +90,61 @@ public sealed class EndpointFeed : BackgroundService
             }
 
             snapshot.Services.Add(route);
+            if (service.Group.Length > 0)
+            {
+                if (!members.TryGetValue(service.Group, out var list))
+                {
+                    members[service.Group] = list = [];
+                }
+
+                list.Add(new GroupTraffic.Member(service, spec, route.Endpoints.Count));
+            }
+        }
+
+        foreach (var (name, list) in members.OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            snapshot.Groups.Add(new GroupRoute
+            {
+                Name = name,
+                TrafficMode = groups.TryGetValue(name, out var group) && group.TrafficMode == GroupTrafficMode.Customized ? TrafficMode.Customized : TrafficMode.Auto,
+                Routing = GroupTraffic.UsesLlmRouting(list) ? RoutingPolicy.Llm : RoutingPolicy.LeastRequests,
+            });
         }
 
         return snapshot;
+    }
+
+    /// <summary>A service's route without its endpoints: token, limits, protocol, records, routing and group place.</summary>
+    internal static ServiceRoute Route(ServiceRecord service, ServiceSpec? spec)
+    {
+        var route = new ServiceRoute
+        {
+            Name = service.Name,
+            TokenSha256 = ByteString.CopyFrom(SHA256.HashData(Encoding.UTF8.GetBytes(service.Token))),
+            KeepaliveMs = spec?.KeepaliveMs ?? 5000,
+            Version = service.Version,
+            Group = service.Group,
+            GroupWeight = service.Group.Length > 0 ? service.GroupWeight : 0,
+            Standalone = service.Group.Length > 0 && service.TrafficState == MemberTrafficState.Standalone,
+            Grpc = spec?.EnableGrpc ?? false,
+            InstanceRateLimit = spec?.RateLimit ?? 0,
+            MaxQueueSize = spec?.MaxQueueSize ?? ServiceSpec.DefaultMaxQueueSize,
+            ServiceRateLimit = spec?.GatewayRateLimit?.Effective ?? 0,
+            ConcurrencyLimit = spec?.GatewayConcurrencyLimit?.Effective ?? 0,
+            Routing = spec?.Routing switch
+            {
+                ServiceRouting.RoundRobin => RoutingPolicy.RoundRobin,
+                ServiceRouting.Llm => RoutingPolicy.Llm,
+                _ => RoutingPolicy.LeastRequests,
+            },
+            Type = service.Type,
+        };
+        if (spec?.Sinker is { } sinker)
+        {
+            route.Sinker = new Sinker { Type = sinker.Type, OtlpEndpoint = sinker.Endpoint ?? "", MaxBodyBytes = sinker.MaxBodyBytes };
+        }
+
+        return route;
     }
 
     /// <inheritdoc />
@@ -120,7 +169,7 @@ public sealed class EndpointFeed : BackgroundService
                 }
 
                 var previous = _current;
-                if (revision > 0 && previous.Snapshot.Services.Equals(snapshot.Services))
+                if (revision > 0 && previous.Snapshot.Services.Equals(snapshot.Services) && previous.Snapshot.Groups.Equals(snapshot.Groups))
                 {
                     continue;
                 }

@@ -118,5 +118,6 @@ public static class CoordinatorHost
         to.RolloutProgressDeadlineSeconds = from.RolloutProgressDeadlineSeconds;
         to.MaxRequestBodyBytes = from.MaxRequestBodyBytes;
         to.MetricsListen = from.MetricsListen;
+        to.RecordsDirectory = from.RecordsDirectory;
     }
 }

@@ -48,6 +48,22 @@ public sealed class CoordinatorOptions
     /// <summary>The largest request body the embedded gateway accepts (413 above it).</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Where call records (spec <c>sinker</c> type <c>file</c>) live: <c>&lt;service&gt;.jsonl</c> and its rotations. The embedded
+    /// gateway writes there and <c>easctl records</c> reads there. Empty means <c>&lt;DataDir&gt;/records</c>.
+    /// </summary>
+    public string RecordsDirectory { get; set; } = "";
+
+    /// <summary>
+    /// OTLP collector for the embedded gateway's spans (<c>http://host:4318</c>, OTLP/HTTP); empty sends none. The
+    /// standalone eas-gateway has <c>Gateway:Tracing:OtlpEndpoint</c> for the same.
+    /// </summary>
+    public string TracingOtlpEndpoint { get; set; } = "";
+
+    /// <summary><see cref="RecordsDirectory"/>, or <c>&lt;DataDir&gt;/records</c> when it is empty.</summary>
+    public string EffectiveRecordsDirectory =>
+        string.IsNullOrWhiteSpace(RecordsDirectory) ? Path.Combine(DataDir, "records") : RecordsDirectory;
+
     /// <summary>The public endpoint with <see cref="GatewayListen"/> as its fallback, without a trailing slash.</summary>
     public string EffectivePublicEndpoint =>
         (string.IsNullOrWhiteSpace(PublicEndpoint) ? GatewayListen : PublicEndpoint).TrimEnd('/');

@@ -32,6 +32,17 @@ public sealed class CoordinatorOptionsValidator : IValidateOptions<CoordinatorOp
             errors.Add($"Coordinator:DataDir: '{options.DataDir}' must be an absolute path; set it to a folder such as /var/lib/eas/coordinator");
         }
 
+        if (!string.IsNullOrWhiteSpace(options.RecordsDirectory) && !Path.IsPathFullyQualified(options.RecordsDirectory))
+        {
+            errors.Add($"Coordinator:RecordsDirectory: '{options.RecordsDirectory}' must be an absolute path; set it to a folder such as /var/lib/eas/records, or \"\" for <DataDir>/records");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.TracingOtlpEndpoint)
+            && (!Uri.TryCreate(options.TracingOtlpEndpoint, UriKind.Absolute, out var otlp) || (otlp.Scheme != Uri.UriSchemeHttp && otlp.Scheme != Uri.UriSchemeHttps)))
+        {
+            errors.Add($"Coordinator:TracingOtlpEndpoint: '{options.TracingOtlpEndpoint}' must be the absolute http:// or https:// URL of an OTLP/HTTP collector; set it to e.g. http://127.0.0.1:4318, or \"\" to send no spans");
+        }
+
         if (options.NodeGraceSeconds is < 1 or > 3600)
         {
             errors.Add($"Coordinator:NodeGraceSeconds: {options.NodeGraceSeconds} must be between 1 and 3600; use a few heartbeats, e.g. 10");

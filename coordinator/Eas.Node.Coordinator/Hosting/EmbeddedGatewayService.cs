@@ -34,6 +34,8 @@ public sealed class EmbeddedGatewayService(IOptions<CoordinatorOptions> options,
             Coordinator = coordinator,
             MaxRequestBodyBytes = options.Value.MaxRequestBodyBytes,
             Name = "embedded",
+            Records = { Directory = options.Value.EffectiveRecordsDirectory },
+            Tracing = { OtlpEndpoint = options.Value.TracingOtlpEndpoint },
         };
         // Its request metrics go into the coordinator's registry, served at Coordinator:MetricsListen.
         _gateway = GatewayApp.Build(gatewayOptions, loggerFactory, metrics.Registry);

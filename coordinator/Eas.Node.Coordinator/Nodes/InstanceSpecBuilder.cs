@@ -11,7 +11,8 @@ public static class InstanceSpecBuilder
     /// <summary>The instance spec for one instance of <paramref name="spec"/>, with the GPUs it was placed with.</summary>
     public static InstanceSpec Build(ServiceSpec spec, GpuAllocationRecord? gpu = null)
     {
-        var container = spec.Container;
+        var container = spec.Container
+            ?? throw new InvalidOperationException($"service {spec.Name} is an {spec.Type} and runs no instances; nothing may be placed for it");
         var result = new InstanceSpec
         {
             Image = container.Image,

@@ -214,7 +214,9 @@ public sealed class ServiceReconciler(
 
         var spec = await specs.GetAsync(service.Name, service.Version, cancellationToken);
         service = TrackRollout(service, live, nodes, now, transaction);
-        var plan = InstancePlanner.Plan(service, live, spec?.RollingStrategy ?? RollingStrategy.Default, nodes);
+        // An LLMGatewayService has no container: nothing to place, whatever its desired count says.
+        var planned = spec is { RunsInstances: false } ? service with { Replicas = 0 } : service;
+        var plan = InstancePlanner.Plan(planned, live, spec?.RollingStrategy ?? RollingStrategy.Default, nodes);
         foreach (var instance in plan.Remove)
         {
             ReconcilerLog.Removing(logger, service.Name, instance.Id);

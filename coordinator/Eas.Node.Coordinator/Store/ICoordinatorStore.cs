@@ -36,6 +36,12 @@ public interface ICoordinatorStore
     /// <summary>One node, or null.</summary>
     Task<NodeRecord?> GetNodeAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>Every service group.</summary>
+    Task<IReadOnlyList<GroupRecord>> ListGroupsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>One group, or null.</summary>
+    Task<GroupRecord?> GetGroupAsync(string name, CancellationToken cancellationToken = default);
+
     /// <summary>Events of one service (or all when null) with seq greater than <paramref name="afterSeq"/>, oldest first; the latest <paramref name="limit"/> when it is above 0.</summary>
     Task<IReadOnlyList<EventRecord>> ListEventsAsync(string? service, long afterSeq = 0, int limit = 0, CancellationToken cancellationToken = default);
 
@@ -67,6 +73,9 @@ public enum StoreObjectKinds
 
     /// <summary>Events.</summary>
     Events = 8,
+
+    /// <summary>Service groups.</summary>
+    Groups = 16,
 }
 
 /// <summary>The outcome of a commit.</summary>
@@ -112,8 +121,22 @@ public sealed class StoreTransaction
     /// <summary>Deletes an instance if its stored revision is still <c>instance.Revision</c>.</summary>
     public StoreTransaction Delete(InstanceRecord instance) => Add(new StoreOperation.DeleteInstance(instance.Id, instance.Revision));
 
+    /// <summary>Writes a group if its stored revision is still <c>group.Revision</c> (0: it must not exist yet).</summary>
+    public StoreTransaction Put(GroupRecord group) => Add(new StoreOperation.PutGroup(group));
+
+    /// <summary>Deletes a group if its stored revision is still <c>group.Revision</c>.</summary>
+    public StoreTransaction Delete(GroupRecord group) => Add(new StoreOperation.DeleteGroup(group.Name, group.Revision));
+
     /// <summary>Appends an event (its Seq is assigned by the store).</summary>
     public StoreTransaction Append(EventRecord record) => Add(new StoreOperation.AppendEvent(record));
+
+    /// <summary>Adds every operation of <paramref name="other"/>, in order, after this one's.</summary>
+    public StoreTransaction Include(StoreTransaction other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        _operations.AddRange(other._operations);
+        return this;
+    }
 
     private StoreTransaction Add(StoreOperation operation)
     {
@@ -146,6 +169,12 @@ public abstract record StoreOperation
 
     /// <summary>Delete an instance (compare on its revision).</summary>
     public sealed record DeleteInstance(string Id, long ExpectedRevision) : StoreOperation;
+
+    /// <summary>Put a group (compare on its revision).</summary>
+    public sealed record PutGroup(GroupRecord Group) : StoreOperation;
+
+    /// <summary>Delete a group (compare on its revision).</summary>
+    public sealed record DeleteGroup(string Name, long ExpectedRevision) : StoreOperation;
 
     /// <summary>Append an event.</summary>
     public sealed record AppendEvent(EventRecord Event) : StoreOperation;

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Eas.Node.Contracts.V1;
+using Eas.Node.Spec;
 
 namespace Eas.Node.Coordinator.Store;
 
@@ -49,6 +50,22 @@ public sealed record ServiceRecord : IVersioned
     /// <summary>Why the rollout to <see cref="Version"/> is paused (a new instance failed or never got Ready); "" while it runs or is done.</summary>
     public string RolloutPaused { get; init; } = "";
 
+    /// <summary>The current spec's <c>metadata.type</c> (Standard or LLMGatewayService), kept here so that views need no spec.</summary>
+    public string Type { get; init; } = ServiceTypes.Standard;
+
+    /// <summary>The current spec's <c>metadata.group</c>, or "" for none; membership counts only while not <see cref="Deleting"/>.</summary>
+    public string Group { get; init; } = "";
+
+    /// <summary>The weight 0-1000 in its group's customized traffic mode: 100 when it joined an auto group, 0 when it joined a customized one.</summary>
+    public int GroupWeight { get; init; } = GroupRecord.DefaultWeight;
+
+    /// <summary>Whether it takes its group's traffic (release --standalone / --grouping).</summary>
+    public MemberTrafficState TrafficState { get; init; }
+
+    /// <summary>True for an LLMGatewayService: a marker member of its group that runs no instances.</summary>
+    [JsonIgnore]
+    public bool IsLlmGateway => Type == ServiceTypes.LlmGateway;
+
     /// <summary>The next version number to store: one above every version so far.</summary>
     public int NextVersion => Math.Max(Version, LatestVersion) + 1;
 
@@ -56,6 +73,56 @@ public sealed record ServiceRecord : IVersioned
     public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>When the service was last changed by the user.</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <inheritdoc />
+    [JsonIgnore]
+    public long Revision { get; init; }
+}
+
+/// <summary>Whether a group member takes the group's traffic.</summary>
+public enum MemberTrafficState
+{
+    /// <summary>Takes a share of the group endpoint's traffic (the state a member joins with).</summary>
+    Grouping,
+
+    /// <summary>Takes none; only its own endpoint reaches it.</summary>
+    Standalone,
+}
+
+/// <summary>How a group's endpoint splits traffic among its members.</summary>
+public enum GroupTrafficMode
+{
+    /// <summary>By each member's share of the group's Ready instances (canary by instance count; the default).</summary>
+    Auto,
+
+    /// <summary>By each member's weight 0-1000 (blue-green).</summary>
+    Customized,
+}
+
+/// <summary>
+/// A service group (<c>metadata.group</c>): created in the same commit as its first member and removed in the same
+/// commit as its last member leaves. Its members are the services naming it; every membership change rewrites
+/// this record, so two changes that race conflict on its revision and one of them retries.
+/// </summary>
+public sealed record GroupRecord : IVersioned
+{
+    /// <summary>The weight a member gets when it joins a group in <see cref="GroupTrafficMode.Auto"/> mode.</summary>
+    public const int DefaultWeight = 100;
+
+    /// <summary>The largest weight.</summary>
+    public const int MaxWeight = 1000;
+
+    /// <summary>The group name (the key).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>How its endpoint splits traffic.</summary>
+    public GroupTrafficMode TrafficMode { get; init; }
+
+    /// <summary>When its first member created it.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When its mode or membership last changed.</summary>
     public required DateTimeOffset UpdatedAt { get; init; }
 
     /// <inheritdoc />

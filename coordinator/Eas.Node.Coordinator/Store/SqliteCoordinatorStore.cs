@@ -24,6 +24,7 @@ public sealed class SqliteCoordinatorStore : ICoordinatorStore, IDisposable
         CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, mod_revision INTEGER NOT NULL, data TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT NOT NULL, data TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS events_service ON events (service, seq);
+        CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, mod_revision INTEGER NOT NULL, data TEXT NOT NULL);
         """;
 
     // One connection, one lock: SQLite serializes writers anyway, and every statement here takes
@@ -105,6 +106,14 @@ public sealed class SqliteCoordinatorStore : ICoordinatorStore, IDisposable
     /// <inheritdoc />
     public async Task<NodeRecord?> GetNodeAsync(string name, CancellationToken cancellationToken = default) =>
         (await ReadListAsync("SELECT mod_revision, data FROM nodes WHERE name = $k", name, StoreJsonContext.Default.NodeRecord, (r, rev) => r with { Revision = rev }, cancellationToken)) is [var first, ..] ? first : null;
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<GroupRecord>> ListGroupsAsync(CancellationToken cancellationToken = default) =>
+        ReadListAsync("SELECT mod_revision, data FROM groups ORDER BY name", null, StoreJsonContext.Default.GroupRecord, (r, rev) => r with { Revision = rev }, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<GroupRecord?> GetGroupAsync(string name, CancellationToken cancellationToken = default) =>
+        (await ReadListAsync("SELECT mod_revision, data FROM groups WHERE name = $k", name, StoreJsonContext.Default.GroupRecord, (r, rev) => r with { Revision = rev }, cancellationToken)) is [var first, ..] ? first : null;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<EventRecord>> ListEventsAsync(string? service, long afterSeq = 0, int limit = 0, CancellationToken cancellationToken = default)
@@ -211,6 +220,8 @@ public sealed class SqliteCoordinatorStore : ICoordinatorStore, IDisposable
             StoreOperation.PutInstance p => ("instances", "id", p.Instance.Id, p.Instance.Revision),
             StoreOperation.DeleteInstance d => ("instances", "id", d.Id, d.ExpectedRevision),
             StoreOperation.PutNode p => ("nodes", "name", p.Node.Name, p.Node.Revision),
+            StoreOperation.PutGroup p => ("groups", "name", p.Group.Name, p.Group.Revision),
+            StoreOperation.DeleteGroup d => ("groups", "name", d.Name, d.ExpectedRevision),
             StoreOperation.PutServiceVersion v => ("service_versions", "name || '/' || version", $"{v.Version.Service}/{v.Version.Version}", 0L),
             _ => ("", "", "", -1L),
         };
@@ -255,6 +266,13 @@ public sealed class SqliteCoordinatorStore : ICoordinatorStore, IDisposable
                 Run(tx, "INSERT OR REPLACE INTO nodes (name, mod_revision, data) VALUES ($k, $r, $d)",
                     ("$k", p.Node.Name), ("$r", revision), ("$d", JsonSerializer.Serialize(p.Node, StoreJsonContext.Default.NodeRecord)));
                 return StoreObjectKinds.Nodes;
+            case StoreOperation.PutGroup p:
+                Run(tx, "INSERT OR REPLACE INTO groups (name, mod_revision, data) VALUES ($k, $r, $d)",
+                    ("$k", p.Group.Name), ("$r", revision), ("$d", JsonSerializer.Serialize(p.Group, StoreJsonContext.Default.GroupRecord)));
+                return StoreObjectKinds.Groups;
+            case StoreOperation.DeleteGroup d:
+                Run(tx, "DELETE FROM groups WHERE name = $k", ("$k", d.Name));
+                return StoreObjectKinds.Groups;
             case StoreOperation.AppendEvent e:
                 using (var command = tx.Connection!.CreateCommand())
                 {

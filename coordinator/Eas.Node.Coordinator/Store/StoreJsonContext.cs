@@ -9,6 +9,7 @@ namespace Eas.Node.Coordinator.Store;
 [JsonSerializable(typeof(InstanceRecord))]
 [JsonSerializable(typeof(NodeRecord))]
 [JsonSerializable(typeof(EventRecord))]
+[JsonSerializable(typeof(GroupRecord))]
 internal sealed partial class StoreJsonContext : JsonSerializerContext
 {
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Eas.Node.Gateway.Llm;
 
 namespace Eas.Node.Gateway.Configuration;
 
@@ -17,13 +18,20 @@ internal static class GatewayConfigLoader
         "Gateway:Name",
         "Gateway:StaticRoutes",
         "Gateway:MetricsListen",
+        "Gateway:Tracing:OtlpEndpoint",
+        "Gateway:Tracing:OtlpProtocol",
+        "Gateway:Records:Directory",
+        "Gateway:Records:MaxFileBytes",
+        "Gateway:Records:MaxFiles",
+        "Gateway:Records:MaxBodyBytes",
+        "Gateway:Records:QueueCapacity",
     ];
 
     public const string Usage =
         """
         usage: eas-gateway [--config PATH] [--static-routes FILE] [--Gateway:Key=value ...]
 
-          --config PATH          JSON file with a "Gateway" section (Listen, Coordinator, MaxRequestBodyBytes, Name, StaticRoutes, MetricsListen)
+          --config PATH          JSON file with a "Gateway" section (Listen, Coordinator, MaxRequestBodyBytes, Name, StaticRoutes, MetricsListen, Tracing:OtlpEndpoint, Tracing:OtlpProtocol, Records:Directory, Records:MaxFileBytes, Records:MaxFiles, Records:MaxBodyBytes, Records:QueueCapacity, Llm:* (docs/traffic.md))
           --static-routes FILE   serve the EndpointSnapshot in FILE (protobuf JSON) instead of the coordinator's feed
           --Gateway:Key=value    override one setting, e.g. --Gateway:Listen=http://0.0.0.0:8080
         """;
@@ -155,6 +163,18 @@ internal static class GatewayConfigLoader
         return true;
     }
 
+    // A non-negative whole number, or null with an error naming the key (the range is checked by Validate).
+    private static long? WholeNumber(string source, string key, string value, List<string> errors)
+    {
+        if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+        {
+            return number;
+        }
+
+        errors.Add($"{source}: key '{key}' has value '{value}', which is not a whole number; fix: write digits only, for example the default from docs/configuration.md.");
+        return null;
+    }
+
     private static void Apply(IConfiguration config, string source, GatewayOptions options, List<string> errors)
     {
         foreach (var (key, value) in config.AsEnumerable())
@@ -165,10 +185,20 @@ internal static class GatewayConfigLoader
                 continue;
             }
 
+            if (key.StartsWith(LlmRoutingOptions.SectionName + ":", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!options.Llm.TrySet(key, value, out var problem))
+                {
+                    errors.Add($"{source}: {problem}");
+                }
+
+                continue;
+            }
+
             var known = Array.Find(_knownKeys, k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
             if (known is null)
             {
-                errors.Add($"{source}: key '{key}' is not known; the gateway reads only {string.Join(", ", _knownKeys)}; fix: remove the key or correct its spelling.");
+                errors.Add($"{source}: key '{key}' is not known; the gateway reads only {string.Join(", ", _knownKeys)} and Gateway:Llm:* ({string.Join(", ", LlmRoutingOptions.Keys)}); fix: remove the key or correct its spelling.");
                 continue;
             }
 
@@ -188,6 +218,27 @@ internal static class GatewayConfigLoader
                     break;
                 case "Gateway:MetricsListen":
                     options.MetricsListen = value;
+                    break;
+                case "Gateway:Tracing:OtlpEndpoint":
+                    options.Tracing.OtlpEndpoint = value;
+                    break;
+                case "Gateway:Tracing:OtlpProtocol":
+                    options.Tracing.OtlpProtocol = value;
+                    break;
+                case "Gateway:Records:Directory":
+                    options.Records.Directory = value;
+                    break;
+                case "Gateway:Records:MaxFileBytes":
+                    options.Records.MaxFileBytes = WholeNumber(source, key, value, errors) ?? options.Records.MaxFileBytes;
+                    break;
+                case "Gateway:Records:MaxFiles":
+                    options.Records.MaxFiles = (int)Math.Min(int.MaxValue, WholeNumber(source, key, value, errors) ?? options.Records.MaxFiles);
+                    break;
+                case "Gateway:Records:MaxBodyBytes":
+                    options.Records.MaxBodyBytes = (int)Math.Min(int.MaxValue, WholeNumber(source, key, value, errors) ?? options.Records.MaxBodyBytes);
+                    break;
+                case "Gateway:Records:QueueCapacity":
+                    options.Records.QueueCapacity = (int)Math.Min(int.MaxValue, WholeNumber(source, key, value, errors) ?? options.Records.QueueCapacity);
                     break;
                 case "Gateway:MaxRequestBodyBytes":
                     if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes))

@@ -23,4 +23,10 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "Service {Service}: forwarding to {Address} failed ({Error})")]
     public static partial void ForwardFailed(ILogger logger, string service, string address, string error, Exception? exception);
+
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Information, Message = "Service {Service}: the caller went away after {ElapsedMs} ms (499); the request to instance {Instance} was cancelled")]
+    public static partial void ClientClosed(ILogger logger, string service, string instance, long elapsedMs);
+
+    [LoggerMessage(EventId = 4014, Level = LogLevel.Information, Message = "Gateway spans go to the OTLP endpoint {Endpoint} ({Protocol}); Gateway:Tracing:OtlpEndpoint")]
+    public static partial void TracingOn(ILogger logger, string endpoint, string protocol);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
@@ -7,13 +8,16 @@ namespace Eas.Node.Gateway.Proxy;
 
 /// <summary>
 /// Copies the request the way YARP's base transformer does (all end-to-end headers, the Authorization header having
-/// been removed by the handler), points it at <c>http://&lt;endpoint&gt;/&lt;sub/path&gt;?&lt;query&gt;</c> and adds
-/// <c>X-Forwarded-For</c>.
+/// been removed by the handler; <c>traceparent</c>/<c>tracestate</c> unchanged unless the gateway traces), points it at
+/// <c>http://&lt;endpoint&gt;/&lt;sub/path&gt;?&lt;query&gt;</c> (or at the whole path for requests routed by the
+/// <c>eas-service</c> header) and adds <c>X-Forwarded-For</c>. When the response headers arrive it disarms the
+/// request's deadline (<see cref="RequestDeadline"/>).
 /// </summary>
 internal sealed class ForwardTransformer : HttpTransformer
 {
     public const string PredictPrefix = "/api/predict/";
     private const string ForwardedFor = "X-Forwarded-For";
+    private const string TraceParent = "traceparent";
 
     // Power of two; indexed by the endpoint's prefix string, so each endpoint keeps its last destination.
     private const int DestinationSlots = 16;
@@ -40,9 +44,23 @@ internal sealed class ForwardTransformer : HttpTransformer
         Finish(httpContext, proxyRequest, destinationPrefix);
     }
 
+    public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        // The first byte is here: rpc.keepalive now bounds idle gaps only (YARP's activity timeout).
+        httpContext.Features.Get<RequestDeadline>()?.Disarm();
+        return base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+    }
+
     private void Finish(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix)
     {
         proxyRequest.RequestUri = CachedDestination(httpContext, destinationPrefix);
+
+        // With tracing on, the instance's spans hang under the gateway's span (same trace id).
+        if (GatewayTracing.Source.HasListeners() && Activity.Current is { } activity && ReferenceEquals(activity.Source, GatewayTracing.Source) && activity.Id is { } id)
+        {
+            proxyRequest.Headers.Remove(TraceParent);
+            proxyRequest.Headers.TryAddWithoutValidation(TraceParent, id);
+        }
 
         var remote = RemoteText(httpContext.Connection.RemoteIpAddress);
         if (remote is null)
@@ -101,6 +119,13 @@ internal sealed class ForwardTransformer : HttpTransformer
         if (raw is not null && IsPlainTarget(raw))
         {
             rest = Rest(raw);
+        }
+        else if (!(httpContext.Request.Path.Value ?? "").StartsWith(PredictPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            // Routed by the eas-service header (gRPC): the whole path and query go to the instance as sent.
+            rest = raw is not null && raw.StartsWith('/')
+                ? raw
+                : string.Concat(httpContext.Request.Path.ToUriComponent(), httpContext.Request.QueryString.ToUriComponent());
         }
         else
         {

@@ -16,10 +16,16 @@ internal static class TokenCheck
     private const string BearerPrefix = "Bearer ";
     private const int StackLimit = 256;
 
-    public static bool IsAuthorized(StringValues authorization, ServiceEntry service)
+    public static bool IsAuthorized(StringValues authorization, ServiceEntry service) => IsAuthorized(authorization, service.Tokens);
+
+    /// <summary>
+    /// True when <paramref name="tokens"/> needs no token or the caller's token hashes to one of its hashes (a group
+    /// accepts any member's token).
+    /// </summary>
+    public static bool IsAuthorized(StringValues authorization, TokenSet tokens)
     {
-        var expectedSha256 = service.TokenSha256;
-        if (expectedSha256.Length == 0)
+        var expected = tokens.Sha256s;
+        if (expected.Length == 0)
         {
             return true;
         }
@@ -40,23 +46,23 @@ internal static class TokenCheck
             return false;
         }
 
-        var accepted = service.AcceptedToken;
+        var accepted = tokens.Accepted;
         if (accepted is not null
             && CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(accepted.AsSpan()), MemoryMarshal.AsBytes(token)))
         {
             return true;
         }
 
-        if (!HashMatches(token, expectedSha256))
+        if (!HashMatches(token, expected))
         {
             return false;
         }
 
-        service.AcceptedToken = token.ToString();
+        tokens.Accepted = token.ToString();
         return true;
     }
 
-    private static bool HashMatches(ReadOnlySpan<char> token, byte[] expectedSha256)
+    private static bool HashMatches(ReadOnlySpan<char> token, byte[][] expected)
     {
         var maxBytes = Encoding.UTF8.GetMaxByteCount(token.Length);
         byte[]? rented = null;
@@ -66,7 +72,14 @@ internal static class TokenCheck
             var length = Encoding.UTF8.GetBytes(token, utf8);
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
             SHA256.HashData(utf8[..length], hash);
-            return CryptographicOperations.FixedTimeEquals(hash, expectedSha256);
+            var match = false;
+            foreach (var candidate in expected)
+            {
+                // Every candidate is compared, so the time taken does not tell which one matched.
+                match |= CryptographicOperations.FixedTimeEquals(hash, candidate);
+            }
+
+            return match;
         }
         finally
         {

@@ -24,6 +24,30 @@ public sealed class ConfigValidationTests : IDisposable
     }
 
     [Fact]
+    public void Load_TracingSection_ReadFromFileAndCommandLine()
+    {
+        var file = Write("""{"Gateway": {"Tracing": {"OtlpEndpoint": "http://127.0.0.1:4318"}}}""");
+
+        var options = GatewayConfigLoader.Load(["--config", file, "--Gateway:Tracing:OtlpProtocol=grpc"], out var problems);
+
+        problems.Should().BeEmpty();
+        options!.Tracing.OtlpEndpoint.Should().Be("http://127.0.0.1:4318");
+        options.Tracing.OtlpProtocol.Should().Be("grpc");
+        GatewayConfigLoader.Load([], out _)!.Tracing.OtlpEndpoint.Should().BeNull("tracing is off unless configured");
+    }
+
+    [Theory]
+    [InlineData("--Gateway:Tracing:OtlpEndpoint=collector:4318", "Gateway:Tracing:OtlpEndpoint 'collector:4318' is not valid")]
+    [InlineData("--Gateway:Tracing:OtlpProtocol=zipkin", "Gateway:Tracing:OtlpProtocol 'zipkin' is not known")]
+    public void Load_BadTracingSetting_NamesTheKeyAndTheFix(string argument, string expected)
+    {
+        var options = GatewayConfigLoader.Load([argument], out var problems);
+
+        options.Should().BeNull();
+        problems.Should().ContainSingle().Which.Should().Contain(expected).And.Contain("fix:");
+    }
+
+    [Fact]
     public void Load_FileAndOverrides_OverridesWin()
     {
         var file = Write("""{"Gateway": {"Listen": "http://0.0.0.0:8081", "MaxRequestBodyBytes": 2048, "Name": "gw-a"}}""");

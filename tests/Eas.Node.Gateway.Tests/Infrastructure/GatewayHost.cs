@@ -23,12 +23,12 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public Uri BaseAddress => Client.BaseAddress!;
 
-    public static async Task<GatewayHost> StartAsync(Action<GatewayOptions>? configure = null)
+    public static async Task<GatewayHost> StartAsync(Action<GatewayOptions>? configure = null, Action<WebApplicationBuilder>? configureBuilder = null)
     {
         var options = new GatewayOptions { Listen = "http://127.0.0.1:0", Name = "test-gateway" };
         configure?.Invoke(options);
         var feed = new ChannelFeed();
-        var app = GatewayApp.Build(options, feed);
+        var app = GatewayApp.Build(options, feed, loggerFactory: null, configureBuilder);
         await app.StartAsync();
         var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(20) };
         return new GatewayHost(app, feed, client);

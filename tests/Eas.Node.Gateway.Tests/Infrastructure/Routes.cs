@@ -31,4 +31,24 @@ public static class Routes
 
         return route;
     }
+
+    /// <summary>A snapshot with service groups (metadata.group) as well as services.</summary>
+    public static EndpointSnapshot Snapshot(long revision, GroupRoute[] groups, params ServiceRoute[] services)
+    {
+        var snapshot = Snapshot(revision, services);
+        snapshot.Groups.AddRange(groups);
+        return snapshot;
+    }
+
+    public static GroupRoute Group(string name, TrafficMode mode = TrafficMode.Auto, RoutingPolicy routing = RoutingPolicy.LeastRequests) =>
+        new() { Name = name, TrafficMode = mode, Routing = routing };
+
+    /// <summary>A group member: <see cref="Service"/> with metadata.group and its release weight.</summary>
+    public static ServiceRoute Member(string name, string group, int weight, string? token, params string[] addresses)
+    {
+        var route = Service(name, token, 0, addresses);
+        route.Group = group;
+        route.GroupWeight = weight;
+        return route;
+    }
 }

@@ -81,6 +81,61 @@ public sealed class GatewayMetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Scrape_PerInstance_RequestsLatencyAndQueueDepth_GoneInstancesDropped()
+    {
+        await using var second = await Backend.StartAsync("b2");
+        await _gateway.ApplyAsync(Routes.Snapshot(2, Routes.Service("pair", null, 0, _backend.Address, second.Address)));
+        for (var i = 0; i < 4; i++)
+        {
+            await SendAsync("/api/predict/pair", null, HttpStatusCode.OK);
+        }
+
+        // A call is counted just after its response ends, which can be a moment after the caller has read it.
+        var scrape = await ScrapeUntilAsync(s => s.Samples.GetValueOrDefault("eas_gateway_requests_total{service=\"pair\",code=\"200\"}") == 4);
+
+        scrape["eas_gateway_instance_requests_total{service=\"pair\",instance=\"pair-0\",code=\"200\"}"].Should().Be(2, "idle instances take turns");
+        scrape["eas_gateway_instance_requests_total{service=\"pair\",instance=\"pair-1\",code=\"200\"}"].Should().Be(2);
+        scrape["eas_gateway_instance_request_duration_seconds_count{service=\"pair\",instance=\"pair-0\"}"].Should().Be(2);
+        scrape["eas_gateway_instance_queue_depth{service=\"pair\",instance=\"pair-1\"}"].Should().Be(0);
+        scrape.Types.Should().Contain([
+            "eas_gateway_instance_requests_total counter",
+            "eas_gateway_instance_request_duration_seconds histogram",
+            "eas_gateway_instance_queue_depth gauge",
+        ]);
+
+        // pair-1 leaves the table: its series go with it.
+        await _gateway.ApplyAsync(Routes.Snapshot(3, Routes.Service("pair", null, 0, _backend.Address)));
+        var after = await ScrapeAsync();
+        after.Samples.Keys.Should().NotContain(k => k.Contains("instance=\"pair-1\"", StringComparison.Ordinal));
+        after["eas_gateway_instance_requests_total{service=\"pair\",instance=\"pair-0\",code=\"200\"}"].Should().Be(2);
+    }
+
+    [Fact]
+    public void RecordAndReject_OnceWarm_AllocateNothing()
+    {
+        var metrics = new GatewayMetrics(Prometheus.Metrics.NewCustomRegistry());
+        var service = metrics.For("echo");
+        var instance = metrics.ForInstance("echo", "echo-0");
+        var limiter = new Gateway.Routing.RateLimiter(1_000_000);
+        var endpoint = new Gateway.Routing.EndpointState("echo-0", "127.0.0.1:1", "n");
+        service.Reject(RejectReason.QueueFull);
+        instance.Record(200, System.Diagnostics.Stopwatch.GetTimestamp());
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            limiter.TryAcquire();
+            endpoint.TryEnter(64);
+            endpoint.Exit();
+            service.Reject(RejectReason.QueueFull);
+            instance.Record(200, start);
+        }
+
+        (GC.GetAllocatedBytesForCurrentThread() - before).Should().Be(0);
+    }
+
+    [Fact]
     public async Task Scrape_WhileARequestWaitsOnItsInstance_ShowsItInFlight()
     {
         var pending = _gateway.Client.SendAsync(GatewayHost.Request(HttpMethod.Get, "/api/predict/slow_svc"));
@@ -177,6 +232,19 @@ public sealed class GatewayMetricsTests : IAsyncLifetime
     }
 
     private async Task<PrometheusText> ScrapeAsync() => PrometheusText.Parse(await _scraper.GetStringAsync("/metrics"));
+
+    private async Task<PrometheusText> ScrapeUntilAsync(Func<PrometheusText, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var scrape = await ScrapeAsync();
+        while (!condition(scrape) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+            scrape = await ScrapeAsync();
+        }
+
+        return scrape;
+    }
 
     private static async Task<PrometheusText> CollectAsync(CollectorRegistry registry)
     {

@@ -30,6 +30,69 @@ public sealed class ServiceEntryTests
     }
 
     [Fact]
+    public void Pick_RoundRobin_TakesTurnsWhateverTheLoad()
+    {
+        var service = Service(3, routing: Contracts.V1.RoutingPolicy.RoundRobin);
+        service.Endpoints[1].Enter();
+        service.Endpoints[1].Enter();
+
+        var picks = Enumerable.Range(0, 6).Select(_ => service.Pick()!.InstanceId).ToList();
+
+        picks.Distinct().Should().HaveCount(3, "round-robin ignores the load");
+        picks.Take(3).Should().Equal(picks.Skip(3));
+    }
+
+    [Theory]
+    [InlineData(Contracts.V1.RoutingPolicy.LeastRequests)]
+    [InlineData(Contracts.V1.RoutingPolicy.RoundRobin)]
+    [InlineData(Contracts.V1.RoutingPolicy.Llm)]
+    public void Pick_InstancesAtMaxQueueSize_Skipped_NullWhenAllAre(Contracts.V1.RoutingPolicy routing)
+    {
+        var service = Service(2, maxQueue: 2, routing: routing);
+        service.Endpoints[0].TryEnter(2).Should().BeTrue();
+        service.Endpoints[0].TryEnter(2).Should().BeTrue();
+        service.Endpoints[0].TryEnter(2).Should().BeFalse("two are in flight already");
+
+        Enumerable.Range(0, 4).Select(_ => service.Pick()).Should().OnlyContain(e => e == service.Endpoints[1]);
+
+        service.Endpoints[1].TryEnter(2).Should().BeTrue();
+        service.Endpoints[1].TryEnter(2).Should().BeTrue();
+        service.Pick().Should().BeNull();
+        service.Endpoints[1].Exit();
+        service.Pick().Should().BeSameAs(service.Endpoints[1]);
+    }
+
+    [Fact]
+    public void TryEnter_Concurrent_NeverExceedsTheLimit()
+    {
+        var endpoint = new EndpointState("i", "127.0.0.1:1", "n");
+        var entered = 0;
+
+        Parallel.For(0, 10_000, _ =>
+        {
+            if (endpoint.TryEnter(64))
+            {
+                Interlocked.Increment(ref entered);
+            }
+        });
+
+        entered.Should().Be(64);
+        endpoint.Outstanding.Should().Be(64);
+    }
+
+    [Fact]
+    public void GrpcService_ForwardsWithHttp2Exactly_OthersWithHttp11OrLower()
+    {
+        var grpc = new ServiceEntry("g", [], TimeSpan.FromSeconds(5), [], grpc: true);
+        var plain = Service(1);
+
+        grpc.RequestConfig.Version.Should().Be(System.Net.HttpVersion.Version20);
+        grpc.RequestConfig.VersionPolicy.Should().Be(HttpVersionPolicy.RequestVersionExact);
+        plain.RequestConfig.Version.Should().Be(System.Net.HttpVersion.Version11);
+        plain.UpgradeRequestConfig.ActivityTimeout.Should().Be(ServiceEntry.UpgradeIdleTimeout);
+    }
+
+    [Fact]
     public void Pick_Excluded_NeverReturned()
     {
         var service = Service(2);
@@ -70,9 +133,13 @@ public sealed class ServiceEntryTests
         service!.Endpoints.Select(e => e.Address).Should().Equal("127.0.0.1:8000");
     }
 
-    private static ServiceEntry Service(int endpoints) => new(
+    private static ServiceEntry Service(int endpoints, int maxQueue = ServiceEntry.DefaultMaxQueueSize, Contracts.V1.RoutingPolicy routing = Contracts.V1.RoutingPolicy.LeastRequests) => new(
         "s",
         [],
         TimeSpan.FromSeconds(5),
-        [.. Enumerable.Range(0, endpoints).Select(i => new EndpointState($"i{i}", $"127.0.0.1:{9000 + i}", "n"))]);
+        [.. Enumerable.Range(0, endpoints).Select(i => new EndpointState($"i{i}", $"127.0.0.1:{9000 + i}", "n"))])
+    {
+        MaxQueueSize = maxQueue,
+        Routing = routing,
+    };
 }

@@ -7,7 +7,7 @@
 #   features wrk → the same eas-gateway, /api/predict/benchgroup: a service group (customized weights 900/100,
 #            two members), every limit on (instance and service rate limits, concurrency limit, max_queue_size;
 #            set high enough that nothing is refused, so the checks run on every request), round-robin on one
-#            member, a sinker on both members (call records, once Records/ is wired into PredictHandler) → backend
+#            member, a file sinker on both members (call records written) → backend
 #
 # Same wrk settings for all (WRK_THREADS/WRK_CONNS/WRK_DURATION), after a warm-up of each proxy. "gateway" and
 # "features" run in the same gateway process, alternating FEATURE_ROUNDS times (default 2), and the ratio of their
@@ -140,7 +140,7 @@ nginx -p "$work" -c "$work/proxy.conf" -e "$work/proxy-error.log"
 # defaults (Program.cs, the csproj); the environment passes through unchanged so that variants can be compared,
 # e.g. DOTNET_gcServer=1 or DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0.
 dotnet "$gateway_dll" --static-routes "$work/routes.json" --Gateway:Listen="http://127.0.0.1:$gateway_port" \
-  >"$work/gateway.log" 2>&1 &
+  --Gateway:Records:Directory="$work/records" >"$work/gateway.log" 2>&1 &
 gateway_pid=$!
 
 wait_for() {
@@ -224,7 +224,7 @@ table="$(
 
 gateway/nginx: throughput **${ratio_rps}×**, p99 **${ratio_p99}×** (target: throughput ≥ 1.00×, p99 ≤ 1.00×)
 
-Same gateway process, plain service vs a service group with every limit on and a sinker (call records once Records/ is wired into PredictHandler), alternating:
+Same gateway process, plain service vs a service group with every limit on and a sinker (call records), alternating:
 
 | round | plain req/s | plain p99 (ms) | plain errors | group+limits+sinker req/s | p99 (ms) | errors |
 |---|---|---|---|---|---|---|

@@ -119,5 +119,6 @@ public static class CoordinatorHost
         to.MaxRequestBodyBytes = from.MaxRequestBodyBytes;
         to.MetricsListen = from.MetricsListen;
         to.RecordsDirectory = from.RecordsDirectory;
+        to.TracingOtlpEndpoint = from.TracingOtlpEndpoint;
     }
 }

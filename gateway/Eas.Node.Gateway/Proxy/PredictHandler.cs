@@ -261,12 +261,15 @@ internal sealed class PredictHandler(
     }
 
     /// <summary>Writes the call record of a request to a service with a sinker (begun in <see cref="InvokeAsync"/>).</summary>
-    private void Record(HttpContext context, ServiceEntry service, EndpointState? endpoint, int status)
+    private void Record(HttpContext context, ServiceEntry service, EndpointState? endpoint, int status, Activity? span = null)
     {
         if (service.Sinker is { } sinker && context.Features.Get<CallCapture>() is { } capture)
         {
             context.Features.Set<CallCapture>(null);
-            recorder.TryWrite(capture.Finish(status, service.Name, service.Group, endpoint?.InstanceId, endpoint?.Node), sinker);
+
+            // The gateway's own span (tracing on) is the call's trace; else the caller's traceparent, if any.
+            var record = capture.Finish(status, service.Name, service.Group, endpoint?.InstanceId, endpoint?.Node, span?.TraceId.ToHexString(), span?.SpanId.ToHexString());
+            recorder.TryWrite(record, sinker);
         }
     }
 
@@ -314,6 +317,12 @@ internal sealed class PredictHandler(
             }
 
             await ForwardAsync(context, service, RoutingPolicy.LeastRequests, endpoint, serviceMetrics, start, counted);
+        }
+        catch (BadHttpRequestException tooLarge) when (endpoint is null && tooLarge.StatusCode == StatusCodes.Status413PayloadTooLarge && !context.Response.HasStarted)
+        {
+            // A chunked body past MaxRequestBodyBytes, cut off while the picker read it.
+            await Answered(serviceMetrics, context, start, StatusResponses.TooLarge(context));
+            Record(context, service, endpoint: null, context.Response.StatusCode);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -377,13 +386,15 @@ internal sealed class PredictHandler(
                 }
 
                 GatewayLog.ConnectRefused(logger, service.Name, endpoint.Address, endpoint.InstanceId);
-                if (retried || context.Response.HasStarted)
+                var retryable = context.Features.Get<IRetryablePick>();
+                if ((retried && retryable is null) || context.Response.HasStarted)
                 {
                     break;
                 }
 
-                // Nothing of the request reached the instance, so one other endpoint may take it.
-                var other = context.Features.Get<IRetryablePick>() is { } retryable
+                // Nothing of the request reached the instance, so another endpoint may take it: once, or as often as a
+                // request-aware picker's own retry budget allows (Gateway:Llm:MaxRetries).
+                var other = retryable is not null
                     ? EnterOrNull(retryable.RetryExcluding(unreachable: true), service.MaxQueueSize)
                     : Acquire(service, policy, exclude: endpoint, out _);
                 if (other is null)
@@ -425,7 +436,7 @@ internal sealed class PredictHandler(
                 GatewayTracing.Stop(activity, endpoint, status);
             }
 
-            Record(context, service, endpoint, status);
+            Record(context, service, endpoint, status, activity);
         }
     }
 

@@ -209,6 +209,23 @@ internal sealed class PredictHandler(
         return null;
     }
 
+    // Enters a picked endpoint against max_queue_size and takes a token of its rate limit; null when it has no room.
+    private static EndpointState? TryTake(EndpointState? endpoint, ServiceEntry service)
+    {
+        if (endpoint is null || !endpoint.TryEnter(service.MaxQueueSize))
+        {
+            return null;
+        }
+
+        if (endpoint.RateLimiter is not { } limiter || limiter.TryAcquire())
+        {
+            return endpoint;
+        }
+
+        endpoint.Exit();
+        return null;
+    }
+
     private static EndpointState? EnterOrNull(EndpointState? endpoint, int maxQueueSize) =>
         endpoint is not null && endpoint.TryEnter(maxQueueSize) ? endpoint : null;
 
@@ -291,16 +308,12 @@ internal sealed class PredictHandler(
                 return;
             }
 
-            if (chosen is not null && chosen.TryEnter(service.MaxQueueSize))
+            endpoint = TryTake(chosen, service);
+            if (endpoint is null && chosen is not null && lease is IRetryablePick next)
             {
-                if (chosen.RateLimiter is not { } limiter || limiter.TryAcquire())
-                {
-                    endpoint = chosen;
-                }
-                else
-                {
-                    chosen.Exit();
-                }
+                // The picker's choice is full or out of rate tokens: its next choice, so that its accounting follows.
+                chosen = next.RetryExcluding(unreachable: false);
+                endpoint = TryTake(chosen, service);
             }
 
             endpoint ??= Acquire(service, RoutingPolicy.LeastRequests, exclude: null, out reason);

@@ -14,12 +14,15 @@ internal sealed class RateLimiter
     private readonly long _tolerance;
     private long _theoreticalArrival;
 
-    /// <summary>A limiter for <paramref name="limit"/> requests per second with a burst of max(1, limit / 10).</summary>
+    /// <summary>
+    /// A limiter for <paramref name="limit"/> requests per second with a burst of a quarter second's worth (rounded up):
+    /// callers whose requests arrive in clumps (a client's timer, GC or scheduling stall) still get the limit per second.
+    /// </summary>
     public RateLimiter(int limit)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         Limit = limit;
-        Burst = Math.Max(1, limit / 10);
+        Burst = Math.Max(1, (limit + 3) / 4);
         _interval = Math.Max(1, Stopwatch.Frequency / limit);
         // Half an interval more than the burst needs: a request that arrives a hair early (timer and network jitter)
         // is not turned away, which with a burst of 1 would lose a whole interval and let through well under the limit.

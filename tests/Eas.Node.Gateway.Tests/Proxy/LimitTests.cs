@@ -230,6 +230,10 @@ public sealed class LimitTests : IAsyncLifetime
         counted.Should().Be(1);
     }
 
+    // A run whose calls left this late or later did not offer the rate it claims (this process stalled: the machine is
+    // busy); it is measured again, up to three times, so the check is of the limiter and not of the test's own timer.
+    private static readonly TimeSpan _maxLateness = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// Offers <paramref name="perSecond"/> calls per second for <paramref name="duration"/>, each started on its own
     /// schedule (a slow answer does not delay the next), and counts 200s, 429s and anything else.
@@ -241,17 +245,24 @@ public sealed class LimitTests : IAsyncLifetime
     private async Task<(int Ok, int Limited, int Other, double Seconds)> OfferAsync(string path, int perSecond, TimeSpan duration)
     {
         await OfferOnceAsync(path, perSecond, TimeSpan.FromSeconds(1));
-        var before = _backend.Count + _second.Count;
-        var result = await OfferOnceAsync(path, perSecond, duration);
-        (_backend.Count + _second.Count - before).Should().Be(result.Ok, "only admitted calls reach the instances");
-        return result;
+        for (var attempt = 1; ; attempt++)
+        {
+            var before = _backend.Count + _second.Count;
+            var (ok, limited, other, seconds, lateness) = await OfferOnceAsync(path, perSecond, duration);
+            (_backend.Count + _second.Count - before).Should().Be(ok, "only admitted calls reach the instances");
+            if (lateness <= _maxLateness || attempt == 3)
+            {
+                return (ok, limited, other, seconds);
+            }
+        }
     }
 
-    private async Task<(int Ok, int Limited, int Other, double Seconds)> OfferOnceAsync(string path, int perSecond, TimeSpan duration)
+    private async Task<(int Ok, int Limited, int Other, double Seconds, TimeSpan Lateness)> OfferOnceAsync(string path, int perSecond, TimeSpan duration)
     {
         var calls = new List<Task<HttpStatusCode>>();
         var clock = Stopwatch.StartNew();
         var total = (int)(perSecond * duration.TotalSeconds);
+        var lateness = TimeSpan.Zero;
         for (var i = 0; i < total; i++)
         {
             var due = TimeSpan.FromSeconds((double)i / perSecond);
@@ -261,6 +272,7 @@ public sealed class LimitTests : IAsyncLifetime
                 await Task.Delay(wait);
             }
 
+            lateness = TimeSpan.FromTicks(Math.Max(lateness.Ticks, (clock.Elapsed - due).Ticks));
             calls.Add(StatusOfAsync(path));
         }
 
@@ -270,7 +282,8 @@ public sealed class LimitTests : IAsyncLifetime
             statuses.Count(s => s == HttpStatusCode.OK),
             statuses.Count(s => s == HttpStatusCode.TooManyRequests),
             statuses.Count(s => s is not HttpStatusCode.OK and not HttpStatusCode.TooManyRequests),
-            seconds);
+            seconds,
+            lateness);
     }
 
     private async Task<HttpStatusCode> StatusOfAsync(string path)

@@ -18,6 +18,7 @@ internal sealed class FakeAgent : IAsyncDisposable
     private readonly List<DesiredInstances> _received = [];
     private readonly TaskCompletionSource<RegisterAck> _ack = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _readLoop = Task.CompletedTask;
+    private bool _completed;
 
     private FakeAgent(string name, AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> call)
     {
@@ -102,6 +103,7 @@ internal sealed class FakeAgent : IAsyncDisposable
         try
         {
             await _writeLock.WaitAsync();
+            _completed = true;
             await _call.RequestStream.CompleteAsync();
         }
         catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException)
@@ -125,6 +127,12 @@ internal sealed class FakeAgent : IAsyncDisposable
         await _writeLock.WaitAsync();
         try
         {
+            if (_completed)
+            {
+                // Disposed while the read loop was still converging: like an agent that went away.
+                return;
+            }
+
             await _call.RequestStream.WriteAsync(message);
         }
         finally

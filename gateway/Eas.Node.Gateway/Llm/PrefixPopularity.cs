@@ -1,14 +1,18 @@
+using System.Runtime.InteropServices;
+
 namespace Eas.Node.Gateway.Llm;
 
 /// <summary>
-/// How much of a service's recent traffic starts with each prompt prefix, at depths of 4, 8, 16, … blocks (a chained
-/// block hash names the whole prefix up to it), to tell a prefix shared by everyone — a common system prompt, worth
-/// caching on every replica — from a tenant's or a conversation's own. Counts halve every <see cref="Window"/>
+/// How many of a service's recent requests start with each prompt prefix, to tell a prefix shared by everyone — a
+/// common system prompt, worth caching on every replica — from a tenant's or a conversation's own. A prefix is named by
+/// its last block's chained hash, so counts form a trie: a request counts at every depth it shares with requests seen
+/// before and at the first depth it does not (a new path grows one block per repeat), which keeps a unique suffix to a
+/// single entry and makes a prefix's count never smaller than a longer one's. Counts halve every <see cref="Window"/>
 /// requests, so shares follow the recent mix. Guarded by the service lock.
 /// </summary>
 internal sealed class PrefixPopularity
 {
-    private const int FirstDepth = 4;
+    private const int MinDepth = 4;
     private const int Window = 1024;
     private const int MinSample = 16;
     private const int MaxKeys = 16384;
@@ -16,13 +20,20 @@ internal sealed class PrefixPopularity
     private readonly Dictionary<ulong, int> _counts = [];
     private int _total;
 
+    /// <summary>Prefixes counted now (a memory bound: a request with a never-seen suffix adds one).</summary>
+    public int Entries => _counts.Count;
+
     /// <summary>Counts one routed request by the prefixes of <paramref name="blocks"/> (a request without blocks counts in the total only).</summary>
     public void Record(ReadOnlySpan<ulong> blocks)
     {
-        for (var depth = FirstDepth; depth <= blocks.Length; depth *= 2)
+        foreach (var block in blocks)
         {
-            ref var count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_counts, blocks[depth - 1], out _);
+            ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(_counts, block, out var existed);
             count++;
+            if (!existed)
+            {
+                break;
+            }
         }
 
         if (++_total >= Window)
@@ -32,31 +43,42 @@ internal sealed class PrefixPopularity
     }
 
     /// <summary>
-    /// The deepest prefix of <paramref name="blocks"/> (in blocks) that at least <paramref name="share"/> ÷
+    /// The deepest prefix of <paramref name="blocks"/> (in blocks, at least 4) that at least <paramref name="share"/> ÷
     /// <paramref name="replicas"/> of the recent requests started with; 0 when none is that common.
     /// </summary>
     public int HotDepth(ReadOnlySpan<ulong> blocks, double share, int replicas)
     {
-        if (share <= 0 || replicas < 2 || _total < MinSample)
+        if (share <= 0 || replicas < 2 || _total < MinSample || blocks.Length < MinDepth)
         {
             return 0;
         }
 
         var needed = share * _total / replicas;
-        var hot = 0;
-        for (var depth = FirstDepth; depth <= blocks.Length; depth *= 2)
+        if (!IsHot(blocks[MinDepth - 1], needed))
         {
-            // A longer prefix is never more common than a shorter one, so the first cold depth ends the search.
-            if (!_counts.TryGetValue(blocks[depth - 1], out var count) || count < needed)
-            {
-                break;
-            }
+            return 0;
+        }
 
-            hot = depth;
+        // Counts shrink with depth along one prompt, so the hot depths are a run from the first block: binary search its end.
+        var hot = MinDepth;
+        var cold = blocks.Length + 1;
+        while (cold - hot > 1)
+        {
+            var depth = hot + ((cold - hot) / 2);
+            if (IsHot(blocks[depth - 1], needed))
+            {
+                hot = depth;
+            }
+            else
+            {
+                cold = depth;
+            }
         }
 
         return hot;
     }
+
+    private bool IsHot(ulong block, double needed) => _counts.TryGetValue(block, out var count) && count >= needed;
 
     private void Decay()
     {

@@ -84,12 +84,15 @@ public sealed class LlmRouterTests
     }
 
     [Theory]
-    [InlineData(1.0, true)]
-    [InlineData(0.0, false)]
-    public async Task OneHotPrefixAtLowConcurrency_SpreadsOnlyWithHotPrefixReplication(double hotPrefixShare, bool even)
+    [InlineData(1.0, PrefixBytes, 2, true)]
+    [InlineData(1.0, 7400, 2, true)]
+    [InlineData(1.0, 7400, 16, true)]
+    [InlineData(0.0, PrefixBytes, 2, false)]
+    public async Task OneHotPrefixAtLowConcurrency_SpreadsOnlyWithHotPrefixReplication(double hotPrefixShare, int prefixBytes, int concurrency, bool even)
     {
+        // 7400 bytes: a shared prompt that ends mid-way between two powers of two in blocks (about 116 of 64 bytes).
         await using var router = LlmTestData.Router(LlmTestData.Options(o => o.HotPrefixShare = hotPrefixShare), out _);
-        var counts = await RunClosedLoop(router, 4, _ => LlmTestData.Text(7, PrefixBytes), requests: 2000, concurrency: 2, prefillDelay: 1);
+        var counts = await RunClosedLoop(router, 4, _ => LlmTestData.Text(7, prefixBytes), requests: 2000, concurrency: concurrency, prefillDelay: 1);
 
         var ratio = (double)counts.Values.Max() / Math.Max(1, counts.Values.Min());
         if (even)

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using Eas.Node.Gateway.Configuration;
 
 namespace Eas.Node.Coordinator.Hosting;
 
@@ -67,14 +68,16 @@ public static class CoordinatorConfiguration
             var configuration = builder.Build();
             foreach (var child in configuration.GetChildren())
             {
-                if (!string.Equals(child.Key, CoordinatorOptions.SectionName, StringComparison.OrdinalIgnoreCase))
+                if (!string.Equals(child.Key, CoordinatorOptions.SectionName, StringComparison.OrdinalIgnoreCase)
+                    && !string.Equals(child.Key, EmbeddedGatewayConfig.SectionName, StringComparison.OrdinalIgnoreCase))
                 {
-                    errors.Add($"{where}: '{child.Key}' is not a known setting; only the 'Coordinator' section exists (e.g. --Coordinator:Listen=http://127.0.0.1:9090)");
+                    errors.Add($"{where}: '{child.Key}' is not a known setting; only the 'Coordinator' and 'Gateway' (embedded gateway) sections exist (e.g. --Coordinator:Listen=http://127.0.0.1:9090)");
                 }
             }
 
             options = configuration.GetSection(CoordinatorOptions.SectionName)
                 .Get<CoordinatorOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new CoordinatorOptions();
+            options.EmbeddedGatewaySettings = EmbeddedGatewayConfig.Read(configuration, where, errors);
         }
         catch (InvalidOperationException ex)
         {
@@ -126,9 +129,20 @@ public static class CoordinatorConfiguration
 
             foreach (var section in document.RootElement.EnumerateObject())
             {
+                if (string.Equals(section.Name, EmbeddedGatewayConfig.SectionName, StringComparison.OrdinalIgnoreCase))
+                {
+                    // The embedded gateway's settings: EmbeddedGatewayConfig checks each key and value.
+                    if (section.Value.ValueKind != JsonValueKind.Object)
+                    {
+                        errors.Add($"{path}: 'Gateway' must be an object of the embedded gateway's settings, e.g. {{\"Llm\": {{\"HotPrefixShare\": 1}}}}");
+                    }
+
+                    continue;
+                }
+
                 if (!string.Equals(section.Name, CoordinatorOptions.SectionName, StringComparison.OrdinalIgnoreCase))
                 {
-                    errors.Add($"{path}: '{section.Name}' is not a known section; only 'Coordinator' is allowed");
+                    errors.Add($"{path}: '{section.Name}' is not a known section; only 'Coordinator' and 'Gateway' (the embedded gateway's settings) are allowed");
                     continue;
                 }
 

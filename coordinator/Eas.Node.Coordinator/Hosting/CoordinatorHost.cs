@@ -120,5 +120,6 @@ public static class CoordinatorHost
         to.MetricsListen = from.MetricsListen;
         to.RecordsDirectory = from.RecordsDirectory;
         to.TracingOtlpEndpoint = from.TracingOtlpEndpoint;
+        to.EmbeddedGatewaySettings = from.EmbeddedGatewaySettings;
     }
 }

@@ -60,6 +60,13 @@ public sealed class CoordinatorOptions
     /// </summary>
     public string TracingOtlpEndpoint { get; set; } = "";
 
+    /// <summary>
+    /// The embedded gateway's own settings, from the config file's <c>Gateway</c> section (same keys as gateway.json's:
+    /// <c>Llm:*</c>, <c>Records:MaxFileBytes</c>, …); the listen URLs, body limit, records folder and OTLP endpoint come
+    /// from this section's settings instead. Not bound from the <c>Coordinator</c> section.
+    /// </summary>
+    internal Eas.Node.Gateway.GatewayOptions EmbeddedGatewaySettings { get; set; } = new() { Name = "embedded" };
+
     /// <summary><see cref="RecordsDirectory"/>, or <c>&lt;DataDir&gt;/records</c> when it is empty.</summary>
     public string EffectiveRecordsDirectory =>
         string.IsNullOrWhiteSpace(RecordsDirectory) ? Path.Combine(DataDir, "records") : RecordsDirectory;

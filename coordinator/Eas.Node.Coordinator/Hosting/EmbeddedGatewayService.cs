@@ -28,15 +28,20 @@ public sealed class EmbeddedGatewayService(IOptions<CoordinatorOptions> options,
     public async Task StartedAsync(CancellationToken cancellationToken)
     {
         var coordinator = LoopbackUrl(server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.Value.Listen);
+        // The config file's Gateway section (LLM routing, record sizes, OTLP protocol) plus what the Coordinator section holds.
+        var settings = options.Value.EmbeddedGatewaySettings;
         var gatewayOptions = new GatewayOptions
         {
             Listen = options.Value.GatewayListen,
             Coordinator = coordinator,
             MaxRequestBodyBytes = options.Value.MaxRequestBodyBytes,
             Name = "embedded",
-            Records = { Directory = options.Value.EffectiveRecordsDirectory },
-            Tracing = { OtlpEndpoint = options.Value.TracingOtlpEndpoint },
+            Llm = settings.Llm,
+            Records = settings.Records,
+            Tracing = settings.Tracing,
         };
+        gatewayOptions.Records.Directory = options.Value.EffectiveRecordsDirectory;
+        gatewayOptions.Tracing.OtlpEndpoint = options.Value.TracingOtlpEndpoint;
         // Its request metrics go into the coordinator's registry, served at Coordinator:MetricsListen.
         _gateway = GatewayApp.Build(gatewayOptions, loggerFactory, metrics.Registry);
         await _gateway.StartAsync(cancellationToken);

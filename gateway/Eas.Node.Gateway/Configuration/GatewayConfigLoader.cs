@@ -98,13 +98,13 @@ internal static class GatewayConfigLoader
                 return null;
             }
 
-            Apply(fileConfig, source, options, errors);
+            Apply(fileConfig.AsEnumerable(), source, options, errors);
         }
 
         if (overrides.Count > 0)
         {
             var commandLine = new ConfigurationBuilder().AddCommandLine([.. overrides]).Build();
-            Apply(commandLine, "command line", options, errors);
+            Apply(commandLine.AsEnumerable(), "command line", options, errors);
         }
 
         if (staticRoutes is not null)
@@ -175,13 +175,23 @@ internal static class GatewayConfigLoader
         return null;
     }
 
-    private static void Apply(IConfiguration config, string source, GatewayOptions options, List<string> errors)
+    /// <summary>
+    /// Applies <c>Gateway:…</c> settings (configuration leaves) to <paramref name="options"/>; a key in
+    /// <paramref name="heldElsewhere"/> is refused with the setting that holds it instead (the embedded gateway's case).
+    /// </summary>
+    internal static void Apply(IEnumerable<KeyValuePair<string, string?>> settings, string source, GatewayOptions options, List<string> errors, IReadOnlyDictionary<string, string>? heldElsewhere = null)
     {
-        foreach (var (key, value) in config.AsEnumerable())
+        foreach (var (key, value) in settings)
         {
             // Parent sections come back with a null value; only leaves carry settings.
             if (value is null)
             {
+                continue;
+            }
+
+            if (heldElsewhere is not null && heldElsewhere.TryGetValue(key, out var instead))
+            {
+                errors.Add($"{source}: key '{key}' is not set here for the embedded gateway; fix: {instead}.");
                 continue;
             }
 

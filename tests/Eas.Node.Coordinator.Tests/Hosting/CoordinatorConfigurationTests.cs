@@ -83,6 +83,39 @@ public sealed class CoordinatorConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Load_GatewaySection_ConfiguresTheEmbeddedGateway_OverridesToo()
+    {
+        var path = Write("""{"Coordinator": {"DataDir": "/srv/eas"}, "Gateway": {"Llm": {"HotPrefixShare": 2, "LoadSlack": 6}, "Records": {"MaxFiles": 3}, "Tracing": {"OtlpProtocol": "grpc"}}}""");
+
+        var result = CoordinatorConfiguration.Load(["--config", path, "--Gateway:Llm:LoadSlack=8"]);
+
+        result.Errors.Should().BeEmpty();
+        var gateway = result.Options!.EmbeddedGatewaySettings;
+        gateway.Llm.HotPrefixShare.Should().Be(2);
+        gateway.Llm.LoadSlack.Should().Be(8, "the command line wins over the file");
+        gateway.Records.MaxFiles.Should().Be(3);
+        gateway.Tracing.OtlpProtocol.Should().Be("grpc");
+        CoordinatorConfiguration.Load([]).Options!.EmbeddedGatewaySettings.Llm.HotPrefixShare.Should().Be(1, "the default");
+    }
+
+    [Fact]
+    public void Load_GatewaySection_KeysTheCoordinatorHoldsAndBadValues_EachNamedWithTheFix()
+    {
+        var path = Write("""{"Gateway": {"Listen": "http://0.0.0.0:80", "Records": {"Directory": "/tmp/r"}, "Llm": {"HotPrefixShare": 100, "Nope": 1}}}""");
+
+        var result = CoordinatorConfiguration.Load(["--config", path]);
+
+        result.Options.Should().BeNull();
+        result.Errors.Should().Contain(e => e.Contains(path) && e.Contains("Gateway:Listen") && e.Contains("Coordinator:GatewayListen"));
+        result.Errors.Should().Contain(e => e.Contains("Gateway:Records:Directory") && e.Contains("Coordinator:RecordsDirectory"));
+        result.Errors.Should().Contain(e => e.Contains("Nope"));
+        CoordinatorConfiguration.Load(["--Gateway:Llm:HotPrefixShare=100"]).Errors.Should().ContainSingle()
+            .Which.Should().Contain("HotPrefixShare").And.Contain("64");
+        CoordinatorConfiguration.Load(["--config", Write("""{"Gateway": 5}""")]).Errors.Should().ContainSingle()
+            .Which.Should().Contain("'Gateway' must be an object");
+    }
+
+    [Fact]
     public void Load_MissingFile_ErrorNamesFile()
     {
         var path = Path.Combine(_dir.Path, "absent.json");

@@ -41,6 +41,37 @@ public sealed class EmbeddedGatewayTests : IDisposable
     }
 
     [Fact]
+    public async Task EmbeddedGateway_GatewaySectionSettings_AreTheOnesItRunsWith()
+    {
+        // Records:MaxFileBytes from the Gateway section (1 KiB, not the 64 MiB default): a few calls rotate the file.
+        await using var backend = await PongBackend.StartAsync();
+        var records = Path.Combine(_dir.Path, "records");
+        await using var coordinator = await TestCoordinator.StartAsync(Path.Combine(_dir.Path, "data"), embeddedGateway: true, configure: o =>
+        {
+            o.RecordsDirectory = records;
+            o.EmbeddedGatewaySettings.Records.MaxFileBytes = 1024;
+        });
+        await using var agent = await FakeAgent.ConnectAsync(coordinator.Channel, "node-a");
+        var spec = System.Text.Json.Nodes.JsonNode.Parse(Specs.Demo(instances: 1, port: new Uri(backend.Urls.First()).Port))!;
+        spec["sinker"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "file" };
+        var created = await coordinator.Services.CreateServiceAsync(new CreateServiceRequest { SpecJson = spec.ToJsonString() });
+        using var http = new HttpClient { BaseAddress = new Uri(coordinator.GatewayUrl!) };
+
+        var rotated = Path.Combine(records, "demo.jsonl.1");
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/predict/demo/hello") { Content = new StringContent(new string('x', 300)) };
+                request.Headers.TryAddWithoutValidation("Authorization", created.Token);
+                using var response = await http.SendAsync(request);
+                return File.Exists(rotated);
+            },
+            exists => exists,
+            "the record file to rotate at 1 KiB");
+        new FileInfo(rotated).Length.Should().BeLessThanOrEqualTo(1024);
+    }
+
+    [Fact]
     public async Task StopCoordinator_AgentAndGatewayConnected_StopsWithinSeconds()
     {
         var coordinator = await TestCoordinator.StartAsync(_dir.Path, embeddedGateway: true);

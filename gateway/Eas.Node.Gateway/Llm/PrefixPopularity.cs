@@ -5,10 +5,12 @@ namespace Eas.Node.Gateway.Llm;
 /// <summary>
 /// How many of a service's recent requests start with each prompt prefix, to tell a prefix shared by everyone — a
 /// common system prompt, worth caching on every replica — from a tenant's or a conversation's own. A prefix is named by
-/// its last block's chained hash, so counts form a trie: a request counts at every depth it shares with requests seen
-/// before and at the first depth it does not (a new path grows one block per repeat), which keeps a unique suffix to a
-/// single entry and makes a prefix's count never smaller than a longer one's. Counts halve every <see cref="Window"/>
-/// requests, so shares follow the recent mix. Guarded by the service lock.
+/// its last block's chained hash, so the counts form a trie: a request counts at every depth it shares with requests
+/// seen before and then adds its first new depth, so a unique suffix costs one entry and a prefix's count is never
+/// smaller than a longer one's. A request that goes on from a leaf (a depth nobody went deeper from yet) traces the
+/// rest of its prompt, so the second request with a new shared prompt traces it to its full length: each leaf is
+/// grown once, and a unique suffix that branches off a known path still costs one entry. Counts halve every <see cref="Window"/> requests, so shares follow the recent
+/// mix. Guarded by the service lock.
 /// </summary>
 internal sealed class PrefixPopularity
 {
@@ -16,8 +18,9 @@ internal sealed class PrefixPopularity
     private const int Window = 1024;
     private const int MinSample = 16;
     private const int MaxKeys = 16384;
+    private const int MaxGrowth = 8192;
 
-    private readonly Dictionary<ulong, int> _counts = [];
+    private readonly Dictionary<ulong, Entry> _counts = [];
     private int _total;
 
     /// <summary>Prefixes counted now (a memory bound: a request with a never-seen suffix adds one).</summary>
@@ -26,14 +29,31 @@ internal sealed class PrefixPopularity
     /// <summary>Counts one routed request by the prefixes of <paramref name="blocks"/> (a request without blocks counts in the total only).</summary>
     public void Record(ReadOnlySpan<ulong> blocks)
     {
-        foreach (var block in blocks)
+        var belowLeaf = false;
+        for (var depth = 0; depth < blocks.Length; depth++)
         {
-            ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(_counts, block, out var existed);
-            count++;
-            if (!existed)
+            ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_counts, blocks[depth], out var existed);
+            entry.Count++;
+            if (existed)
             {
-                break;
+                belowLeaf = !entry.HasChild;
+                continue;
             }
+
+            // The first depth nobody reached before: below a leaf (nobody went on from there yet) the whole rest of the
+            // prompt is traced, below a branch point only this depth.
+            var end = belowLeaf ? Math.Min(blocks.Length, depth + MaxGrowth) : depth + 1;
+            for (var next = depth + 1; next < end; next++)
+            {
+                CollectionsMarshal.GetValueRefOrAddDefault(_counts, blocks[next], out _).Count++;
+            }
+
+            for (var parent = Math.Max(0, depth - 1); parent < end - 1; parent++)
+            {
+                CollectionsMarshal.GetValueRefOrNullRef(_counts, blocks[parent]).HasChild = true;
+            }
+
+            break;
         }
 
         if (++_total >= Window)
@@ -78,23 +98,25 @@ internal sealed class PrefixPopularity
         return hot;
     }
 
-    private bool IsHot(ulong block, double needed) => _counts.TryGetValue(block, out var count) && count >= needed;
+    private bool IsHot(ulong block, double needed) => _counts.TryGetValue(block, out var entry) && entry.Count >= needed;
 
     private void Decay()
     {
         _total /= 2;
         var floor = _counts.Count > MaxKeys ? 1 : 0;
-        foreach (var (key, count) in _counts)
+        foreach (var (key, entry) in _counts)
         {
-            var halved = count / 2;
+            var halved = entry.Count / 2;
             if (halved <= floor)
             {
                 _counts.Remove(key);
             }
             else
             {
-                _counts[key] = halved;
+                _counts[key] = entry with { Count = halved };
             }
         }
     }
+
+    private record struct Entry(int Count, bool HasChild);
 }

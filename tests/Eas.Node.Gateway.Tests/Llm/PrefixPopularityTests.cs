@@ -23,6 +23,23 @@ public sealed class PrefixPopularityTests
         popularity.Entries.Should().BeLessThan(shared + 400 + 20, "a unique suffix adds one entry, not one per block");
     }
 
+    [Theory]
+    [InlineData(115)]
+    [InlineData(300)]
+    [InlineData(1000)]
+    public void ANewSharedPrompt_IsTracedToItsFullLength_WithinTheMinimumSample(int shared)
+    {
+        var popularity = new PrefixPopularity();
+        var requests = 0;
+        while (popularity.HotDepth(Prompt(shared, prefix: 1, suffix: 99_999, suffixBlocks: 20), share: 1, replicas: 4) < shared)
+        {
+            requests.Should().BeLessThan(20, "the second request with a prompt traces all of it, not one block per request");
+            popularity.Record(Prompt(shared, prefix: 1, suffix: requests++, suffixBlocks: 20));
+        }
+
+        popularity.HotDepth(Prompt(shared, prefix: 1, suffix: 99_999, suffixBlocks: 20), share: 1, replicas: 4).Should().Be(shared, "never deeper than what is shared");
+    }
+
     [Fact]
     public void TwoPromptsHalfTheTrafficEach_BothHotForFourReplicas_NeitherForOne()
     {

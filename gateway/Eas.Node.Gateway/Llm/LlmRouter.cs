@@ -102,6 +102,8 @@ public sealed class LlmRouter : IAsyncDisposable
         _maxBlocks = options.MaxPromptBlocks;
         _createService = key => new LlmServiceState(key, _metrics.For(key));
         _createReplica = CreateReplica;
+        registry.AddBeforeCollectCallback(() => _metrics.PublishReplicas(
+            _services.Values.SelectMany(service => service.Active.Select(a => (service.Key, a.Replica.InstanceId, a.State.InFlight, a.State.PendingTokens)))));
         WarmUp();
     }
 

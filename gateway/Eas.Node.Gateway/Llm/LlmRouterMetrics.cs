@@ -22,6 +22,9 @@ internal sealed class LlmRouterMetrics
     private readonly Counter _fallbacks;
     private readonly Counter _retries;
     private readonly Histogram _decisionSeconds;
+    private readonly Gauge _replicaInFlight;
+    private readonly Gauge _replicaPendingTokens;
+    private readonly HashSet<(string Service, string Instance)> _published = [];
 
     public LlmRouterMetrics(CollectorRegistry registry)
     {
@@ -63,9 +66,41 @@ internal sealed class LlmRouterMetrics
             "eas_gateway_llm_decision_seconds",
             "Time to route one request (prompt extraction, prefix lookup, scoring), queue wait excluded.",
             new HistogramConfiguration { Buckets = DecisionBuckets });
+        _replicaInFlight = factory.CreateGauge(
+            "eas_gateway_llm_replica_in_flight",
+            "Requests this gateway's LLM router has in flight on each replica (instance) of a service, as its cost model counts them.",
+            ["service", "instance"]);
+        _replicaPendingTokens = factory.CreateGauge(
+            "eas_gateway_llm_replica_pending_prefill_tokens",
+            "Estimated prompt tokens routed to each replica that have not reached their first response byte.",
+            ["service", "instance"]);
     }
 
     public Counter ScrapeErrors { get; }
+
+    /// <summary>Sets the per-replica gauges to <paramref name="replicas"/> (service, instance, in flight, pending tokens) and drops the series of replicas gone since.</summary>
+    public void PublishReplicas(IEnumerable<(string Service, string Instance, int InFlight, long PendingTokens)> replicas)
+    {
+        lock (_published)
+        {
+            var current = new HashSet<(string Service, string Instance)>();
+            foreach (var (service, instance, inFlight, pending) in replicas)
+            {
+                current.Add((service, instance));
+                _replicaInFlight.WithLabels(service, instance).Set(inFlight);
+                _replicaPendingTokens.WithLabels(service, instance).Set(pending);
+            }
+
+            foreach (var gone in _published.Except(current))
+            {
+                _replicaInFlight.RemoveLabelled(gone.Service, gone.Instance);
+                _replicaPendingTokens.RemoveLabelled(gone.Service, gone.Instance);
+            }
+
+            _published.Clear();
+            _published.UnionWith(current);
+        }
+    }
 
     public Histogram DecisionSeconds => _decisionSeconds;
 

@@ -15,7 +15,7 @@ namespace Eas.Node.Gateway.Llm;
 internal sealed class PrefixPopularity
 {
     private const int MinDepth = 4;
-    private const int Window = 1024;
+    private const int Window = 64;
     private const int MinSample = 16;
     private const int MaxKeys = 16384;
     private const int MaxGrowth = 8192;

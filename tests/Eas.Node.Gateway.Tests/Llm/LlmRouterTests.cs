@@ -485,6 +485,28 @@ public sealed class LlmRouterTests
         return counts;
     }
 
+    [Fact]
+    public async Task ReplicaGauges_ShowEachReplicasInFlightAndPendingPrefill_AndGoBackToZero()
+    {
+        await using var router = LlmTestData.Router(LlmTestData.Options(), out var registry);
+        var replicas = LlmTestData.Replicas(2);
+        var first = await router.AcquireAsync("svc", replicas, LlmTestData.Chat(LlmTestData.Text(1, 1024), "a"), null);
+        var second = await router.AcquireAsync("svc", replicas, LlmTestData.Chat(LlmTestData.Text(2, 1024), "b"), null);
+        first.FirstByte();
+
+        var during = await LlmTestData.ScrapeAsync(registry);
+        var inFlight = replicas.Select(r => during.Sample($"eas_gateway_llm_replica_in_flight{{service=\"svc\",instance=\"{r.InstanceId}\"}}")).ToArray();
+        inFlight.Sum().Should().Be(2);
+        during.Sample($"eas_gateway_llm_replica_pending_prefill_tokens{{service=\"svc\",instance=\"{second.Replica!.InstanceId}\"}}").Should().Be(second.UncachedTokens);
+        second.UncachedTokens.Should().BePositive();
+
+        first.Dispose();
+        second.Dispose();
+        var after = await LlmTestData.ScrapeAsync(registry);
+        replicas.Select(r => after.Sample($"eas_gateway_llm_replica_in_flight{{service=\"svc\",instance=\"{r.InstanceId}\"}}")).Should().AllBeEquivalentTo(0);
+        replicas.Select(r => after.Sample($"eas_gateway_llm_replica_pending_prefill_tokens{{service=\"svc\",instance=\"{r.InstanceId}\"}}")).Should().AllBeEquivalentTo(0);
+    }
+
     [Theory]
     [InlineData("/api/predict/llm/v1/chat/completions", true)]
     [InlineData("/v1/completions/", true)]

@@ -86,6 +86,24 @@ public sealed class PrefixPopularityTests
     }
 
     [Fact]
+    public void AfterLongTrafficOfManyPrompts_ANewSharedPromptIsHotWithinAFewDozenRequests()
+    {
+        // A service that served 64 tenants' prompts for a while, then everyone sends one new system prompt.
+        var popularity = new PrefixPopularity();
+        for (var i = 0; i < 5000; i++)
+        {
+            popularity.Record(Prompt(40, prefix: 10 + (i % 64), suffix: 1000 + i, suffixBlocks: 8));
+        }
+
+        var requests = 0;
+        while (popularity.HotDepth(Prompt(115, prefix: 1, suffix: 99_999, suffixBlocks: 8), share: 1, replicas: 4) < 115)
+        {
+            requests.Should().BeLessThan(40, "shares follow the recent mix, not the whole history");
+            popularity.Record(Prompt(115, prefix: 1, suffix: requests++, suffixBlocks: 8));
+        }
+    }
+
+    [Fact]
     public void TooFewRequests_NothingIsHot()
     {
         var popularity = new PrefixPopularity();

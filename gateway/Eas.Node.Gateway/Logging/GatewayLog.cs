@@ -18,6 +18,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Service {Service}: endpoint {Address} (instance {Instance}) refused the connection")]
     public static partial void ConnectRefused(ILogger logger, string service, string address, string instance);
 
+    [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, Message = "Service {Service}: endpoint {Address} (instance {Instance}) closed the connection before answering; the request goes to another replica")]
+    public static partial void LostBeforeResponse(ILogger logger, string service, string address, string instance, Exception? exception);
+
     [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "Service {Service}: request to {Address} exceeded its {Keepalive} timeout")]
     public static partial void RequestTimedOut(ILogger logger, string service, string address, TimeSpan keepalive);
 

@@ -393,20 +393,28 @@ internal sealed class PredictHandler(
                     return;
                 }
 
-                if (!IsConnectionRefused(context, error))
+                var retryable = context.Features.Get<IRetryablePick>();
+                if (IsConnectionRefused(context, error))
+                {
+                    GatewayLog.ConnectRefused(logger, service.Name, endpoint.Address, endpoint.InstanceId);
+                }
+                else if (retryable is not null && IsLostBeforeResponse(context, error))
+                {
+                    GatewayLog.LostBeforeResponse(logger, service.Name, endpoint.Address, endpoint.InstanceId, context.Features.Get<IForwarderErrorFeature>()?.Exception);
+                }
+                else
                 {
                     break;
                 }
 
-                GatewayLog.ConnectRefused(logger, service.Name, endpoint.Address, endpoint.InstanceId);
-                var retryable = context.Features.Get<IRetryablePick>();
                 if ((retried && retryable is null) || context.Response.HasStarted)
                 {
                     break;
                 }
 
-                // Nothing of the request reached the instance, so another endpoint may take it: once, or as often as a
-                // request-aware picker's own retry budget allows (Gateway:Llm:MaxRetries).
+                // Nothing of the request reached the instance (refused), or a request-aware pick's instance went away
+                // before answering (its body is buffered, an LLM completion can be asked again): another endpoint may
+                // take it, once, or as often as the picker's own retry budget allows (Gateway:Llm:MaxRetries).
                 var other = retryable is not null
                     ? EnterOrNull(retryable.RetryExcluding(unreachable: true), service.MaxQueueSize)
                     : Acquire(service, policy, exclude: endpoint, out _);
@@ -490,6 +498,13 @@ internal sealed class PredictHandler(
     private static bool IsUpgrade(HttpContext context) =>
         context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
         || HttpMethods.IsConnect(context.Request.Method);
+
+    // The instance closed or reset the connection after the request went out and before any response byte.
+    private static bool IsLostBeforeResponse(HttpContext context, ForwarderError error) =>
+        error is ForwarderError.Request
+        && !context.Response.HasStarted
+        && !context.RequestAborted.IsCancellationRequested
+        && context.Features.Get<IForwarderErrorFeature>()?.Exception is HttpRequestException;
 
     private static bool IsConnectionRefused(HttpContext context, ForwarderError error) =>
         error is ForwarderError.Request

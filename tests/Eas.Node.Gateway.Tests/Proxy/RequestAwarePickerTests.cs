@@ -92,6 +92,31 @@ public sealed class RequestAwarePickerTests : IAsyncLifetime
         (_a.Count + _b.Count).Should().Be(0);
     }
 
+    [Fact]
+    public async Task InstanceGoneBeforeAnswering_RetryablePickMovesTheRequest_OthersGet502()
+    {
+        // An engine killed while it holds a request: the connection closes before any response byte.
+        await using var dying = await Backend.StartAsync("dying", c =>
+        {
+            c.Abort();
+            return Task.CompletedTask;
+        });
+        var llm = Routes.Service("llm2", null, 0, dying.Address, _b.Address);
+        llm.Routing = RoutingPolicy.Llm;
+        await _gateway.ApplyAsync(Routes.Snapshot(2, llm, Routes.Service("plain2", null, 0, dying.Address)));
+        _picker.Choose = service => service.Endpoints[0];
+        _picker.Retry = service => service.Endpoints[1];
+
+        using var moved = await _gateway.Client.PostAsync("/api/predict/llm2/v1/completions", new StringContent("{\"prompt\":\"hi\"}"));
+        using var plain = await _gateway.Client.PostAsync("/api/predict/plain2", new StringContent("x"));
+
+        moved.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await moved.Content.ReadAsStringAsync()).Should().Be("b", "the picker's next choice answered");
+        _picker.Retried.Should().Be(1);
+        plain.StatusCode.Should().Be(HttpStatusCode.BadGateway, "without a request-aware pick the request is not sent again");
+        dying.Count.Should().Be(2);
+    }
+
     /// <summary>The handler disposes the lease after the response ended, which may be just after the caller has it.</summary>
     private static async Task EventuallyAsync(Func<bool> condition)
     {
@@ -108,10 +133,16 @@ public sealed class RequestAwarePickerTests : IAsyncLifetime
     {
         private int _asked;
         private int _disposed;
+        private int _retried;
 
         public Func<ServiceEntry, EndpointState?> Choose { get; set; } = _ => null;
 
         public Func<HttpContext, Task>? Answer { get; set; }
+
+        /// <summary>When set, leases are <see cref="IRetryablePick"/> and a retry goes where this says.</summary>
+        public Func<ServiceEntry, EndpointState?>? Retry { get; set; }
+
+        public int Retried => Volatile.Read(ref _retried);
 
         public int Asked => Volatile.Read(ref _asked);
 
@@ -126,12 +157,31 @@ public sealed class RequestAwarePickerTests : IAsyncLifetime
                 return default;
             }
 
-            return new RequestAwarePick(Choose(service), new Lease(this));
+            if (Retry is null)
+            {
+                return new RequestAwarePick(Choose(service), new Lease(this));
+            }
+
+            // A picker that retries must be able to send the body again, as the LLM picker's buffered body can.
+            context.Request.EnableBuffering();
+            return new RequestAwarePick(Choose(service), new RetryableLease(this, service, context.Request));
         }
 
-        private sealed class Lease(FakePicker owner) : IDisposable
+        private class Lease(FakePicker owner) : IDisposable
         {
-            public void Dispose() => Interlocked.Increment(ref owner._disposed);
+            protected FakePicker Owner { get; } = owner;
+
+            public void Dispose() => Interlocked.Increment(ref Owner._disposed);
+        }
+
+        private sealed class RetryableLease(FakePicker owner, ServiceEntry service, HttpRequest request) : Lease(owner), IRetryablePick
+        {
+            public EndpointState? RetryExcluding(bool unreachable)
+            {
+                Interlocked.Increment(ref Owner._retried);
+                request.Body.Position = 0;
+                return Owner.Retry!(service);
+            }
         }
     }
 }

@@ -9,8 +9,9 @@ namespace Eas.Node.Gateway.Llm;
 /// seen before and then adds its first new depth, so a unique suffix costs one entry and a prefix's count is never
 /// smaller than a longer one's. A request that goes on from a leaf (a depth nobody went deeper from yet) traces the
 /// rest of its prompt, so the second request with a new shared prompt traces it to its full length: each leaf is
-/// grown once, and a unique suffix that branches off a known path still costs one entry. Counts halve every <see cref="Window"/> requests, so shares follow the recent
-/// mix. Guarded by the service lock.
+/// grown once, and a unique suffix that branches off a known path still costs one entry. Counts halve whenever the
+/// total reaches <see cref="Window"/> (every 32 requests), so shares follow the last hundred or so requests and a new
+/// shared prompt is hot within a few dozen. Guarded by the service lock.
 /// </summary>
 internal sealed class PrefixPopularity
 {

@@ -89,13 +89,7 @@ public sealed class ResponseWriter : IDisposable
     /// <summary>A whole non-streaming response body.</summary>
     public void WriteWhole(string text, int promptTokens, int completionTokens, int cachedTokens)
     {
-        _json.Reset(_out);
-        _json.WriteStartObject();
-        _json.WriteString("id", _id);
-        _json.WriteString("object", _chat ? "chat.completion" : "text_completion");
-        _json.WriteNumber("created", _created);
-        _json.WriteString("model", _model);
-        _json.WriteString("replica", _replica);
+        StartObject(_chat ? "chat.completion" : "text_completion");
         _json.WriteStartArray("choices");
         _json.WriteStartObject();
         _json.WriteNumber("index", 0);
@@ -145,10 +139,16 @@ public sealed class ResponseWriter : IDisposable
     private void Begin()
     {
         _out.Write(_dataPrefix);
+        StartObject(_chat ? "chat.completion.chunk" : "text_completion");
+    }
+
+    // The fields every response object (whole or chunk) starts with.
+    private void StartObject(string objectName)
+    {
         _json.Reset(_out);
         _json.WriteStartObject();
         _json.WriteString("id", _id);
-        _json.WriteString("object", _chat ? "chat.completion.chunk" : "text_completion");
+        _json.WriteString("object", objectName);
         _json.WriteNumber("created", _created);
         _json.WriteString("model", _model);
         _json.WriteString("replica", _replica);

@@ -12,7 +12,7 @@ namespace Eas.Node.Gateway.Records;
 /// </remarks>
 internal sealed class BodyCapture(int limit, long? declaredLength)
 {
-    private const int FirstSize = 1024;
+    private const int FirstSize = 256;
 
     private byte[]? _buffer;
     private int _count;

@@ -17,17 +17,19 @@ public static class BodyText
     /// else <see cref="Base64Encoding"/>. A truncated body may end inside a multi-byte character: that incomplete tail
     /// (at most 3 bytes) is left out of UTF-8 text rather than turning the whole body into base64.
     /// </summary>
-    public static (string Text, string Encoding) Encode(ReadOnlySpan<byte> body, bool truncated)
-    {
-        if (body.IsEmpty)
-        {
-            return ("", Utf8Encoding);
-        }
-
-        var text = truncated ? WithoutIncompleteTail(body) : body;
-        return Utf8.IsValid(text)
+    public static (string Text, string Encoding) Encode(ReadOnlySpan<byte> body, bool truncated) =>
+        TryUtf8(body, truncated, out var text)
             ? (Encoding.UTF8.GetString(text), Utf8Encoding)
             : (Convert.ToBase64String(body), Base64Encoding);
+
+    /// <summary>
+    /// The bytes of <paramref name="body"/> to write as UTF-8 text (without an incomplete last character of a truncated
+    /// body), or false when the body is to be written as base64.
+    /// </summary>
+    public static bool TryUtf8(ReadOnlySpan<byte> body, bool truncated, out ReadOnlySpan<byte> text)
+    {
+        text = truncated && !body.IsEmpty ? WithoutIncompleteTail(body) : body;
+        return Utf8.IsValid(text);
     }
 
     private static ReadOnlySpan<byte> WithoutIncompleteTail(ReadOnlySpan<byte> body)

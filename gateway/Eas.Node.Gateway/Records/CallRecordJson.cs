@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -19,12 +20,34 @@ public static class CallRecordJson
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
+    // One writer per thread, pointed at each call's output: the file sink serializes on every recorded request.
+    [ThreadStatic]
+    private static Utf8JsonWriter? _threadWriter;
+
     /// <summary>Writes <paramref name="record"/> and a newline to <paramref name="output"/>.</summary>
     public static void WriteLine(CallRecord record, IBufferWriter<byte> output)
     {
-        using (var json = new Utf8JsonWriter(output, _options))
+        var json = _threadWriter;
+        if (json is null)
+        {
+            _threadWriter = json = new Utf8JsonWriter(output, _options);
+        }
+        else
+        {
+            json.Reset(output);
+        }
+
+        try
         {
             Write(json, record);
+            json.Flush();
+        }
+        finally
+        {
+            // Lets go of the output (a writer that threw half-way is reset by its next use anyway).
+            json.Reset(Stream.Null);
         }
 
         output.Write("\n"u8);
@@ -38,14 +61,13 @@ public static class CallRecordJson
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>The record's time as written: RFC 3339, UTC, milliseconds.</summary>
-    public static string FormatTime(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
     private static void Write(Utf8JsonWriter json, CallRecord record)
     {
         json.WriteStartObject();
-        json.WriteString("time"u8, FormatTime(record.Time));
+        Span<byte> time = stackalloc byte[32]; // RFC 3339, UTC, milliseconds: 24 bytes
+        var formatted = record.Time.UtcDateTime.TryFormat(time, out var length, TimeFormat, CultureInfo.InvariantCulture);
+        Debug.Assert(formatted, "a 32-byte span holds the time");
+        json.WriteString("time"u8, time[..length]);
         json.WriteString("service"u8, record.Service);
         json.WriteString("group"u8, record.Group);
         json.WriteString("instance"u8, record.Instance);
@@ -75,10 +97,18 @@ public static class CallRecordJson
         }
 
         json.WriteEndObject();
-        var (text, encoding) = BodyText.Encode(message.Body.Span, message.BodyTruncated);
-        json.WriteString("body"u8, text);
+        var utf8 = BodyText.TryUtf8(message.Body.Span, message.BodyTruncated, out var text);
+        if (utf8)
+        {
+            json.WriteString("body"u8, text);
+        }
+        else
+        {
+            json.WriteBase64String("body"u8, message.Body.Span);
+        }
+
         json.WriteBoolean("body_truncated"u8, message.BodyTruncated);
-        json.WriteString("body_encoding"u8, encoding);
+        json.WriteString("body_encoding"u8, utf8 ? BodyText.Utf8Encoding : BodyText.Base64Encoding);
         json.WriteEndObject();
     }
 }

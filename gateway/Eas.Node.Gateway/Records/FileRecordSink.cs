@@ -8,10 +8,10 @@ namespace Eas.Node.Gateway.Records;
 /// … <c>.MaxFiles</c> before it would pass <c>MaxFileBytes</c>.
 /// </summary>
 /// <remarks>
-/// Lines are gathered in memory and written with one write call at the end of each burst of records, at 64 KiB, and at
-/// least once a second during a long burst; no fsync (a crash of the machine may lose the last second). Before each
-/// write the file is looked up again, so a file or directory removed under the gateway is created anew instead of
-/// swallowing records into an unlinked file. A failed write (disk full, no permission) drops that write's records,
+/// Records are taken from the queue in batches (<see cref="RecordSink.GatherTime"/>), and their lines written with one
+/// write call per batch, at 64 KiB, and at least once a second during a long burst; no fsync (a crash of the machine may
+/// lose the last second). Before each write the file is looked up again, so a file or directory removed under the
+/// gateway is created anew instead of swallowing records into an unlinked file. A failed write (disk full, no permission) drops that write's records,
 /// counts them and logs once until a write works again. The file is closed after 30 s without records.
 /// </remarks>
 internal sealed class FileRecordSink : RecordSink
@@ -54,14 +54,14 @@ internal sealed class FileRecordSink : RecordSink
                 bool more;
                 if (_file is null)
                 {
-                    more = await Reader.WaitToReadAsync(Aborted);
+                    more = await WaitForRecordsAsync(Aborted);
                 }
                 else
                 {
                     idle.CancelAfter(_idleClose);
                     try
                     {
-                        more = await Reader.WaitToReadAsync(idle.Token);
+                        more = await WaitForRecordsAsync(idle.Token);
                     }
                     catch (OperationCanceledException) when (idle.IsCancellationRequested)
                     {

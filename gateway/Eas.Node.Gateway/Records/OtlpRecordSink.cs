@@ -69,7 +69,7 @@ internal sealed class OtlpRecordSink : RecordSink
             return;
         }
 
-        while (await Reader.WaitToReadAsync(Aborted))
+        while (await WaitForRecordsAsync(Aborted))
         {
             while (Reader.TryRead(out var record))
             {

@@ -199,4 +199,58 @@ public sealed class FileSinkTests : IDisposable
         line.Should().Contain("\"cookie\":\"a=b\"", "cookies are the caller's data, kept like the bodies");
         line.Should().EndWith("\n").And.Subject.Count(c => c == '\n').Should().Be(1);
     }
+
+    [Fact]
+    public void WriteLine_AfterALineThatFailedHalfWay_WritesTheNextOneWhole()
+    {
+        // The output fails part-way through the first record's line (as a full buffer or a bug might).
+        var failing = new FailingBufferWriter(failAfterBytes: 100);
+        var act = () => CallRecordJson.WriteLine(Record(), failing);
+        act.Should().Throw<IOException>();
+
+        // The thread's JSON writer is reused for the next record: nothing of the failed one may leak into it.
+        var line = Encoding.UTF8.GetString(CallRecordJson.ToLine(Record(service: "next")));
+
+        line.Should().StartWith("{\"time\"").And.EndWith("\n").And.Subject.Count(c => c == '\n').Should().Be(1);
+        using var json = JsonDocument.Parse(line);
+        json.RootElement.GetProperty("service").GetString().Should().Be("next");
+    }
+
+    [Fact]
+    public async Task TryWrite_FromManyThreadsAtOnce_WritesEveryRecordOnce()
+    {
+        await using var recorder = new CallRecorder(new CallRecordOptions { Directory = _dir.Path }, _registry);
+
+        // Records arrive while the writer is gathering a batch and while it writes one.
+        await Parallel.ForAsync(0, 4, async (thread, cancellationToken) =>
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                recorder.TryWrite(Record(requestHeaders: [new("x-id", $"{thread}-{i}")]), _file).Should().BeTrue();
+                if (i % 50 == 0)
+                {
+                    await Task.Delay(3, cancellationToken);
+                }
+            }
+        });
+        await EventuallyAsync(async () => await WrittenAsync(_registry, "echo", "file") == 2000, "2000 records written");
+
+        var ids = (await File.ReadAllLinesAsync(Path.Combine(_dir.Path, "echo.jsonl")))
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("request").GetProperty("headers").GetProperty("x-id").GetString())
+            .ToList();
+        ids.Should().HaveCount(2000).And.OnlyHaveUniqueItems();
+    }
+
+    /// <summary>Hands out 16 bytes at a time and throws once more than <c>failAfterBytes</c> were asked for.</summary>
+    private sealed class FailingBufferWriter(int failAfterBytes) : System.Buffers.IBufferWriter<byte>
+    {
+        private int _written;
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) =>
+            _written > failAfterBytes ? throw new IOException("no room") : new byte[Math.Max(sizeHint, 16)];
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+    }
 }

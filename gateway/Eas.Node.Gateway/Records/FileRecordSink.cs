@@ -11,8 +11,9 @@ namespace Eas.Node.Gateway.Records;
 /// Records are taken from the queue in batches (<see cref="RecordSink.GatherTime"/>), and their lines written with one
 /// write call per batch, at 64 KiB, and at least once a second during a long burst; no fsync (a crash of the machine may
 /// lose the last second). Before each write the file is looked up again, so a file or directory removed under the
-/// gateway is created anew instead of swallowing records into an unlinked file. A failed write (disk full, no permission) drops that write's records,
-/// counts them and logs once until a write works again. The file is closed after 30 s without records.
+/// gateway is created anew instead of swallowing records into an unlinked file. A failed write (disk full, no
+/// permission) drops that write's records, counts them and logs once until a write works again. The file is closed
+/// after 30 s without records.
 /// </remarks>
 internal sealed class FileRecordSink : RecordSink
 {

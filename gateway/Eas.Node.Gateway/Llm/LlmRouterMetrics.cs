@@ -1,3 +1,4 @@
+using Eas.Node.Gateway.Metrics;
 using Prometheus;
 
 namespace Eas.Node.Gateway.Llm;
@@ -28,8 +29,7 @@ internal sealed class LlmRouterMetrics
 
     public LlmRouterMetrics(CollectorRegistry registry)
     {
-        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
-        factory.ExemplarBehavior = new ExemplarBehavior { DefaultExemplarProvider = null };
+        var factory = GatewayMetrics.FactoryFor(registry);
         _decisions = factory.CreateCounter(
             "eas_gateway_llm_decisions_total",
             "LLM routing decisions by service and outcome: prefix (longest cached prefix), load (least work), session (session affinity), fallback (least-requests after a failed or slow decision), queue_full (429), queue_timeout (503), no_replica (503).",

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Eas.Node.Gateway.Metrics;
 using Prometheus;
 
 namespace Eas.Node.Gateway.Records;
@@ -14,8 +15,7 @@ internal sealed class RecordMetrics
 
     public RecordMetrics(CollectorRegistry registry)
     {
-        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
-        factory.ExemplarBehavior = new ExemplarBehavior { DefaultExemplarProvider = null };
+        var factory = GatewayMetrics.FactoryFor(registry);
         var written = factory.CreateCounter(
             "eas_gateway_records_written_total",
             "Call records handed to their sink (written to the record file, or accepted by the OTLP collector), by service and sink.",

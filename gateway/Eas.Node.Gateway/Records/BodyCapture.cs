@@ -7,12 +7,13 @@ namespace Eas.Node.Gateway.Records;
 /// The buffer is an ordinary array, not one rented from a pool: the record that ends up holding these bytes is read
 /// later on a sink's writer thread, and a stream may still be written after the call is finished (a request body that
 /// YARP stops reading), so handing a pooled array back at any point would risk handing out memory still being written
-/// or read. The array starts small (the declared Content-Length when smaller than the limit) and grows up to the limit,
-/// so a short body costs a short array and an empty one costs none.
+/// or read. The array starts at the declared Content-Length (when there is one, up to the limit) or at the size of the
+/// first write, and doubles (at least to 256 bytes) up to the limit: a short body costs a short array (a model's "ok"
+/// two bytes) and an empty one costs none.
 /// </remarks>
 internal sealed class BodyCapture(int limit, long? declaredLength)
 {
-    private const int FirstSize = 256;
+    private const int GrowSize = 256;
 
     private byte[]? _buffer;
     private int _count;
@@ -65,10 +66,13 @@ internal sealed class BodyCapture(int limit, long? declaredLength)
         {
             size = (int)Math.Min(limit, declaredLength.Value);
         }
+        else if (_buffer is null)
+        {
+            size = needed;
+        }
         else
         {
-            size = Math.Max(needed, Math.Max(FirstSize, (_buffer?.Length ?? 0) * 2));
-            size = Math.Min(size, limit);
+            size = Math.Min(Math.Max(needed, Math.Max(GrowSize, _buffer.Length * 2)), limit);
         }
 
         var grown = new byte[size];

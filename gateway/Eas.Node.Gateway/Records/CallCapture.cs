@@ -28,9 +28,14 @@ public sealed class CallCapture
             return;
         }
 
+        // A request that cannot have a body (HTTP/1.1 without Content-Length or Transfer-Encoding, Content-Length 0)
+        // needs no tee; its record's request body is empty.
         var request = context.Request;
-        _request = new BodyCapture(maxBodyBytes, request.ContentLength);
-        request.Body = new RequestBodyTee(request.Body, _request);
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true)
+        {
+            _request = new BodyCapture(maxBodyBytes, request.ContentLength);
+            request.Body = new RequestBodyTee(request.Body, _request);
+        }
 
         var prior = context.Features.Get<IHttpResponseBodyFeature>();
         if (prior is not null)

@@ -1,10 +1,22 @@
+using System.Collections.Frozen;
+using System.Reflection;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace Eas.Node.Gateway.Records;
 
 /// <summary>Which headers a call record keeps, and the snapshot of a header collection in record form.</summary>
 public static class CallRecordHeaders
 {
+    // HeaderNames' constants (Kestrel hands over these very strings for the headers it knows) in lower case.
+    private static readonly FrozenDictionary<string, string> _lowerCaseNames = typeof(HeaderNames)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Where(f => f.FieldType == typeof(string))
+        .Select(f => (string)f.GetValue(null)!)
+        .Where(n => n.Length > 0 && !n.StartsWith(':'))
+        .Distinct(StringComparer.Ordinal)
+        .ToFrozenDictionary(n => n, n => n.ToLowerInvariant(), StringComparer.Ordinal);
+
     /// <summary>
     /// False for headers that carry credentials and are never written: any header whose name contains
     /// "authorization" in any case (<c>Authorization</c>, <c>Proxy-Authorization</c>, <c>X-Forwarded-Authorization</c>, …).
@@ -21,17 +33,25 @@ public static class CallRecordHeaders
             return [];
         }
 
-        var list = new List<KeyValuePair<string, string>>(headers.Count);
+        var snapshot = new KeyValuePair<string, string>[headers.Count];
+        var count = 0;
         foreach (var (name, values) in headers)
         {
-            if (IsRecorded(name))
+            if (IsRecorded(name) && count < snapshot.Length)
             {
-                list.Add(new(name.ToLowerInvariant(), Join(values)));
+                snapshot[count++] = new(LowerCase(name), Join(values));
             }
         }
 
-        return list;
+        return count == snapshot.Length ? snapshot : snapshot.AsSpan(0, count).ToArray();
     }
+
+    /// <summary>
+    /// <paramref name="name"/> in lower case, without a new string for the common header names (HTTP/1.1 servers hand
+    /// them over as "Content-Type", "Host"…) or for a name that is already in lower case (HTTP/2).
+    /// </summary>
+    internal static string LowerCase(string name) =>
+        _lowerCaseNames.TryGetValue(name, out var lower) ? lower : name.ToLowerInvariant();
 
     private static string Join(StringValues values) => values.Count switch
     {

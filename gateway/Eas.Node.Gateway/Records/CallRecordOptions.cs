@@ -42,6 +42,12 @@ public sealed class CallRecordOptions
     internal int OtlpExportTimeoutMilliseconds { get; set; } = 3000;
 
     /// <summary>
+    /// How long an idle sink's writer sleeps before it looks at its queue again without being woken (the first record
+    /// after a pause wakes it at once; this only bounds a wake-up that went astray).
+    /// </summary>
+    internal TimeSpan WriterIdleCheck { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Checks every option and returns one message per problem, each naming the key, the rule and the fix; an empty
     /// list means the options are usable.
     /// </summary>

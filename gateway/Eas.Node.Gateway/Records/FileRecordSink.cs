@@ -35,7 +35,7 @@ internal sealed class FileRecordSink : RecordSink
     private bool _failing;
 
     public FileRecordSink(string service, string directory, CallRecordOptions options, RecordMetrics metrics, ILogger logger)
-        : base(options.QueueCapacity, metrics, logger, SinkerSettings.File, Path.Combine(directory, service + ".jsonl"))
+        : base(options, metrics, logger, SinkerSettings.File, Path.Combine(directory, service + ".jsonl"))
     {
         _service = service;
         _directory = directory;
@@ -44,44 +44,23 @@ internal sealed class FileRecordSink : RecordSink
         _maxFiles = options.MaxFiles;
     }
 
-    protected override async Task RunAsync()
+    protected override void Run()
     {
-        var idle = new CancellationTokenSource();
         try
         {
             var lastWrite = Stopwatch.GetTimestamp();
             while (true)
             {
-                bool more;
-                if (_file is null)
-                {
-                    more = await WaitForRecordsAsync(Aborted);
-                }
-                else
-                {
-                    idle.CancelAfter(_idleClose);
-                    try
-                    {
-                        more = await WaitForRecordsAsync(idle.Token);
-                    }
-                    catch (OperationCanceledException) when (idle.IsCancellationRequested)
-                    {
-                        CloseFile();
-                        idle.Dispose();
-                        idle = new CancellationTokenSource();
-                        continue;
-                    }
-
-                    if (!idle.TryReset())
-                    {
-                        idle.Dispose();
-                        idle = new CancellationTokenSource();
-                    }
-                }
-
-                if (!more)
+                var queued = WaitForRecords(_file is null ? Timeout.InfiniteTimeSpan : _idleClose);
+                if (queued == Queued.Closed)
                 {
                     break;
+                }
+
+                if (queued == Queued.Idle)
+                {
+                    CloseFile();
+                    continue;
                 }
 
                 while (Reader.TryRead(out var record))
@@ -102,7 +81,6 @@ internal sealed class FileRecordSink : RecordSink
         {
             WritePending();
             CloseFile();
-            idle.Dispose();
         }
     }
 

@@ -48,7 +48,7 @@ internal sealed class OtlpRecordSink : RecordSink
     private int _failing;
 
     public OtlpRecordSink(Uri endpoint, CallRecordOptions options, RecordMetrics metrics, ILogger logger)
-        : base(options.QueueCapacity, metrics, logger, SinkerSettings.Otlp, endpoint.ToString())
+        : base(options, metrics, logger, SinkerSettings.Otlp, endpoint.ToString())
     {
         _endpoint = endpoint;
         _sdkQueueSize = options.OtlpSdkQueueSize;
@@ -56,7 +56,7 @@ internal sealed class OtlpRecordSink : RecordSink
         _slots = new SemaphoreSlim(_sdkQueueSize, _sdkQueueSize);
     }
 
-    protected override async Task RunAsync()
+    protected override void Run()
     {
         try
         {
@@ -69,11 +69,11 @@ internal sealed class OtlpRecordSink : RecordSink
             return;
         }
 
-        while (await WaitForRecordsAsync(Aborted))
+        while (WaitForRecords(Timeout.InfiniteTimeSpan) == Queued.Records)
         {
             while (Reader.TryRead(out var record))
             {
-                await _slots.WaitAsync(Aborted);
+                _slots.Wait(Aborted);
                 Emit(record);
             }
         }

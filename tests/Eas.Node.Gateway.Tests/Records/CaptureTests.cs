@@ -25,6 +25,7 @@ public sealed class CaptureTests : IAsyncLifetime
     private readonly TempDirectory _dir = new();
     private readonly CollectorRegistry _registry = Prometheus.Metrics.NewCustomRegistry();
     private readonly ConcurrentQueue<CallRecord> _records = new();
+    private readonly ConcurrentQueue<bool> _requestBodyTeed = new();
     private readonly TaskCompletionSource _releaseStream = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Backend _backend = null!;
     private OtlpReceiver _receiver = null!;
@@ -69,6 +70,7 @@ public sealed class CaptureTests : IAsyncLifetime
         {
             var sinker = _sinker with { MaxBodyBytes = _maxBodyBytes };
             var capture = _recorder.Begin(context, sinker);
+            _requestBodyTeed.Enqueue(context.Request.Body is RequestBodyTee);
 
             // As the gateway does: the token is for the gateway, not for the instance.
             context.Request.Headers.Authorization = default;
@@ -137,6 +139,26 @@ public sealed class CaptureTests : IAsyncLifetime
         record.Request.BodyTruncated.Should().BeFalse();
         Encoding.UTF8.GetString(record.Response.Body.Span).Should().Be("héllo wörld");
         record.Response.BodyTruncated.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Get_WithoutABody_IsNotTeed_AndRecordsAnEmptyBody_AndHeaderNamesInLowerCase()
+    {
+        _maxBodyBytes = 4096;
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/predict/echo/run");
+        request.Headers.Add("X-Caller-Tag", "Abc");
+
+        using var response = await _client.SendAsync(request);
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _requestBodyTeed.Should().Equal([false], "a request that cannot have a body needs no tee");
+        var record = _records.Should().ContainSingle().Subject;
+        record.Request.Body.IsEmpty.Should().BeTrue();
+        record.Request.BodyTruncated.Should().BeFalse();
+        record.Request.Headers.Should().Contain(new KeyValuePair<string, string>("x-caller-tag", "Abc"))
+            .And.Contain(h => h.Key == "host");
+        record.Response.Headers.Should().Contain(new KeyValuePair<string, string>("content-type", "application/octet-stream"));
+        record.Request.Headers.Concat(record.Response.Headers).Should().OnlyContain(h => !h.Key.Any(char.IsUpper));
     }
 
     [Fact]

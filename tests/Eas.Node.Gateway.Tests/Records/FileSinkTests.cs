@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Eas.Node.Gateway.Records;
+using Microsoft.AspNetCore.Http;
 using Prometheus;
 using static Eas.Node.Gateway.Tests.Records.RecordTestKit;
 
@@ -186,6 +187,34 @@ public sealed class FileSinkTests : IDisposable
 
         (await File.ReadAllLinesAsync(Path.Combine(_dir.Path, "echo.jsonl"))).Should().HaveCount(100);
         recorder.TryWrite(Record(), _file).Should().BeFalse("a disposed recorder takes no records");
+    }
+
+    [Fact]
+    public async Task TryWrite_ToAnIdleSink_WakesItsWriter_WithoutWaitingForItsIdleCheck()
+    {
+        // The writer's own look at the queue is an hour away: only the record's wake-up can get it written.
+        var options = new CallRecordOptions { Directory = _dir.Path, WriterIdleCheck = TimeSpan.FromHours(1) };
+        await using var recorder = new CallRecorder(options, _registry);
+        for (var i = 1; i <= 3; i++)
+        {
+            recorder.TryWrite(Record(), _file).Should().BeTrue();
+            await EventuallyAsync(async () => await WrittenAsync(_registry, "echo", "file") == i, $"record {i} written");
+
+            // The writer is idle again (it wrote and found the queue empty) before the next record comes.
+            await Task.Delay(50);
+        }
+    }
+
+    [Theory]
+    [InlineData("Content-Type", "content-type")]
+    [InlineData("Host", "host")]
+    [InlineData("X-Caller-Tag", "x-caller-tag")]
+    [InlineData("x-already-lower", "x-already-lower")]
+    public void HeaderNames_AreRecordedInLowerCase(string name, string recorded)
+    {
+        var headers = new HeaderDictionary { [name] = "v" };
+
+        CallRecordHeaders.Snapshot(headers).Should().ContainSingle().Which.Should().Be(new KeyValuePair<string, string>(recorded, "v"));
     }
 
     [Fact]

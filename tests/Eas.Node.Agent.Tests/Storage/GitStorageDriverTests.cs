@@ -263,8 +263,8 @@ public sealed class GitStorageDriverTests : IAsyncLifetime
     [Fact]
     public async Task Acquire_ClosedPort_FailsNamingTheRepository()
     {
-        var port = ClosedPort();
-        var repo = $"http://127.0.0.1:{port}/repo.git";
+        using var closed = ClosedPort();
+        var repo = $"http://127.0.0.1:{((IPEndPoint)closed.LocalEndPoint!).Port}/repo.git";
         var driver = Driver(TimeSpan.FromMinutes(2));
 
         var act = () => driver.AcquireAsync(Request(new GitSource { Repo = repo, Password = Password }), CancellationToken.None);
@@ -353,13 +353,15 @@ public sealed class GitStorageDriverTests : IAsyncLifetime
         .Where(f => File.ReadAllText(f).Contains(text, StringComparison.Ordinal))
         .ToList();
 
-    private static int ClosedPort()
+    /// <summary>
+    /// A loopback port bound and never listening while the socket lives: connecting is refused, and no other test's
+    /// listener can be given the port meanwhile (as a port probed and released could).
+    /// </summary>
+    private static Socket ClosedPort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return socket;
     }
 
     /// <summary>The real command runner, recording every call's arguments.</summary>

@@ -11,7 +11,7 @@ namespace Eas.Node.Gateway.Records;
 /// record: while records come it takes them every <see cref="GatherTime"/>, one wake-up each time; only an idle writer
 /// (nothing queued) is woken by the next record. The request threads never hand a sink work through the thread pool,
 /// and no timer thread is involved: in issue 7's benchmark (2 cores), a pool worker and a timer per batch cost about
-/// 4,000 thread switches a second and a twentieth of the gateway's CPU.
+/// 4,000 thread switches a second and a seventh of the gateway's CPU samples.
 /// </remarks>
 internal abstract class RecordSink : IAsyncDisposable
 {

@@ -22,7 +22,7 @@ public static class CallRecordJson
 
     private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
 
-    // One writer per thread, pointed at each call's output: the file sink serializes on every recorded request.
+    // One writer per thread (a file sink's writer thread), pointed at each line's output: no writer allocated per record.
     [ThreadStatic]
     private static Utf8JsonWriter? _threadWriter;
 

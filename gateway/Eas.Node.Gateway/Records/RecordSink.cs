@@ -34,14 +34,13 @@ internal abstract class RecordSink : IAsyncDisposable
 
     protected RecordSink(CallRecordOptions options, RecordMetrics metrics, ILogger logger, string sinkName, string target)
     {
-        var capacity = options.QueueCapacity;
         _idleCheck = options.WriterIdleCheck;
-        Capacity = capacity;
+        Capacity = options.QueueCapacity;
         Metrics = metrics;
         Logger = logger;
         SinkName = sinkName;
         Target = target;
-        _queue = Channel.CreateBounded<CallRecord>(new BoundedChannelOptions(capacity)
+        _queue = Channel.CreateBounded<CallRecord>(new BoundedChannelOptions(Capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,

@@ -40,14 +40,17 @@ public sealed class SystemdNotifyTests : IDisposable
     [Fact]
     public async Task MainLoopThatEnded_StopsTheWatchdogPings()
     {
-        using var host = Build(watchdogUsec: "100000", loop: new Loop(TimeSpan.FromMilliseconds(500)));
+        var loop = new Loop(TimeSpan.FromMilliseconds(500));
+        using var host = Build(watchdogUsec: "100000", loop: loop);
 
         await host.StartAsync();
         _systemd.ReceiveText(_wait).Should().Be("READY=1");
         _systemd.ReceiveText(_wait).Should().Be("WATCHDOG=1");
 
-        // The loop returns after 0.5 s; after that no ping may come (one already on its way is drained first).
-        await Task.Delay(TimeSpan.FromMilliseconds(700));
+        // The loop returns after 0.5 s (later on a busy machine: waited for, not timed); after that no ping may come.
+        // A ping whose check ran just before is given a few intervals (50 ms each) to arrive and is drained first.
+        await loop.ExecuteTask!.WaitAsync(_wait);
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
         while (_systemd.HasDatagram(TimeSpan.Zero))
         {
             _systemd.ReceiveText(_wait).Should().Be("WATCHDOG=1");

@@ -8,6 +8,11 @@
 #            two members), every limit on (instance and service rate limits, concurrency limit, max_queue_size;
 #            set high enough that nothing is refused, so the checks run on every request), round-robin on one
 #            member, a file sinker on both members (call records written) → backend
+#   floor    wrk → the same eas-gateway, an unknown service: answered 404 by the gateway itself, nothing forwarded
+#
+# Besides throughput and latency, the CPU time per request of the process doing the work (nginx's worker, the
+# gateway's process; from /proc/PID/stat around each run): on a machine whose cores wrk, the backend and the proxy
+# share, that is what decides the throughput, and it varies far less between runs than req/s does.
 #
 # Same wrk settings for all (WRK_THREADS/WRK_CONNS/WRK_DURATION), after a warm-up of each proxy (WRK_WARMUP, 15 s: on
 # a busy 2-core machine the JIT takes that long to reach its optimized code). Then "plain" (the gateway row's service)
@@ -176,16 +181,34 @@ to_ms() {
     else { printf "%s", v } }'
 }
 
-declare -A rps p50 p99 errors
+# CPU time (all threads) a process has used so far, in clock ticks: "user system".
+cpu_ticks() {
+  awk '{ print $14, $15 }' "/proc/$1/stat"
+}
+ticks_per_second="$(getconf CLK_TCK)"
+
+declare -A rps p50 p99 errors cpu_us cpu_split
+# measure NAME URL [DURATION] [PID]: one wrk run; with PID, also that process's CPU time per request (µs), in all
+# (cpu_us) and as "user + system" (cpu_split).
 measure() {
-  local name="$1" url="$2" length="${3:-$duration}" out
+  local name="$1" url="$2" length="${3:-$duration}" pid="${4:-}" out user0 system0 user1 system1
+  if [[ -n "$pid" ]]; then
+    read -r user0 system0 < <(cpu_ticks "$pid")
+  fi
   out="$(run_wrk "$length" "$url")"
+  if [[ -n "$pid" ]]; then
+    read -r user1 system1 < <(cpu_ticks "$pid")
+    read -r "cpu_us[$name]" "cpu_split[$name]" < <(awk -v u=$((user1 - user0)) -v s=$((system1 - system0)) \
+      -v hz="$ticks_per_second" '/ requests in / {
+        per = 1e6 / hz / $1; printf "%.1f %.1f+%.1f\n", (u + s) * per, u * per, s * per }' <<<"$out")
+  fi
   echo "$out" >"$work/wrk-$name.txt"
   rps[$name]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")"
   p50[$name]="$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")"
   p99[$name]="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
   errors[$name]="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { n += 1 } END { print n + 0 }' <<<"$out")"
-  printf '   %-8s %10s req/s   p50 %8s ms   p99 %8s ms   errors %s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}"
+  printf '   %-8s %10s req/s   p50 %8s ms   p99 %8s ms   errors %s%s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" \
+    "${errors[$name]}" "${pid:+   CPU ${cpu_us[$name]} µs/request (user+system ${cpu_split[$name]})}"
 }
 
 echo "== warm-up ($warmup each for nginx, the gateway and the featured group)"
@@ -194,10 +217,15 @@ run_wrk "$warmup" "http://127.0.0.1:$gateway_port/api/predict/bench/" >/dev/null
 run_wrk "$warmup" "http://127.0.0.1:$gateway_port/api/predict/benchgroup/" >/dev/null
 
 echo "== wrk -t$threads -c$conns -d$duration"
-measure direct "http://127.0.0.1:$backend_port/"
-measure nginx "http://127.0.0.1:$nginx_port/"
-
-measure gateway "http://127.0.0.1:$gateway_port/api/predict/bench/"
+# nginx's work is done by its one worker process; the gateway's by its one process.
+backend_worker="$(pgrep -P "$(cat "$work/backend.pid")" | head -1)"
+proxy_worker="$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)"
+measure direct "http://127.0.0.1:$backend_port/" "$duration" "$backend_worker"
+measure nginx "http://127.0.0.1:$nginx_port/" "$duration" "$proxy_worker"
+measure gateway "http://127.0.0.1:$gateway_port/api/predict/bench/" "$duration" "$gateway_pid"
+# The gateway's floor: an unknown service is answered 404 by the gateway itself (Kestrel, the token-free lookup,
+# no forwarding, no upstream socket): the CPU that the .NET HTTP server spends on the caller's half of a request.
+measure floor "http://127.0.0.1:$gateway_port/api/predict/no-such-service/" "$duration" "$gateway_pid"
 
 # Plain and featured alternate in short runs, so the drift of a shared box hits both alike.
 echo "== plain vs group+limits+sinker: $rounds rounds of wrk -d$feature_duration each"
@@ -216,18 +244,23 @@ done
 
 ratio_rps="$(awk -v g="${rps[gateway]}" -v n="${rps[nginx]}" 'BEGIN { printf "%.2f", g / n }')"
 ratio_p99="$(awk -v g="${p99[gateway]}" -v n="${p99[nginx]}" 'BEGIN { printf "%.2f", g / n }')"
+ratio_cpu="$(awk -v g="${cpu_us[gateway]}" -v n="${cpu_us[nginx]}" 'BEGIN { printf "%.2f", g / n }')"
+ratio_floor="$(awk -v f="${cpu_us[floor]}" -v n="${cpu_us[nginx]}" 'BEGIN { printf "%.2f", f / n }')"
 ratio_features="$(awk -v f="$features_sum" -v p="$plain_sum" 'BEGIN { printf "%.2f", f / p }')"
 median_features="$(sort -n <<<"${round_ratios%$'\n'}" | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 
 table="$(
   cat <<EOF
-| target | req/s | p50 (ms) | p99 (ms) | non-2xx/socket errors |
-|---|---|---|---|---|
-| direct (nginx backend) | ${rps[direct]} | ${p50[direct]} | ${p99[direct]} | ${errors[direct]} |
-| nginx reverse proxy (1 worker, keep-alive upstream) | ${rps[nginx]} | ${p50[nginx]} | ${p99[nginx]} | ${errors[nginx]} |
-| eas-gateway (Release) | ${rps[gateway]} | ${p50[gateway]} | ${p99[gateway]} | ${errors[gateway]} |
+| target | req/s | p50 (ms) | p99 (ms) | non-2xx/socket errors | CPU per request (µs) | user + system (µs) |
+|---|---|---|---|---|---|---|
+| direct (nginx backend) | ${rps[direct]} | ${p50[direct]} | ${p99[direct]} | ${errors[direct]} | ${cpu_us[direct]} (backend worker) | ${cpu_split[direct]} |
+| nginx reverse proxy (1 worker, keep-alive upstream) | ${rps[nginx]} | ${p50[nginx]} | ${p99[nginx]} | ${errors[nginx]} | ${cpu_us[nginx]} (proxy worker) | ${cpu_split[nginx]} |
+| eas-gateway (Release) | ${rps[gateway]} | ${p50[gateway]} | ${p99[gateway]} | ${errors[gateway]} | ${cpu_us[gateway]} | ${cpu_split[gateway]} |
+| eas-gateway answering 404 itself (no forwarding) | ${rps[floor]} | ${p50[floor]} | ${p99[floor]} | ${errors[floor]} (all 404, expected) | ${cpu_us[floor]} | ${cpu_split[floor]} |
 
-gateway/nginx: throughput **${ratio_rps}×**, p99 **${ratio_p99}×** (target: throughput ≥ 1.00×, p99 ≤ 1.00×)
+gateway/nginx: throughput **${ratio_rps}×**, p99 **${ratio_p99}×** (target: throughput ≥ 1.00×, p99 ≤ 1.00×);
+CPU per proxied request **${ratio_cpu}×** nginx's; the gateway's own 404 without any forwarding **${ratio_floor}×**
+nginx's whole proxied request
 
 Same gateway process, plain service vs a service group with every limit on and a sinker (call records), alternating
 $rounds times, wrk -d$feature_duration each:

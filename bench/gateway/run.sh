@@ -19,7 +19,7 @@
 # and "features" run in the same gateway process, alternating in short runs (FEATURE_ROUNDS, default 10, of
 # FEATURE_DURATION, default 3s, each), so that the drift of a shared machine hits both alike; the ratio of their summed
 # throughputs is printed with the median of the rounds' ratios (issue 7: features/plain ≥ 0.90).
-# Needs: wrk, nginx (apt: wrk nginx-light), dotnet, openssl. Installs nothing. Runs in about two and a half minutes;
+# Needs: wrk, nginx (apt: wrk nginx-light), dotnet, openssl. Installs nothing. Runs in about three minutes;
 # stops everything it started, also on failure or Ctrl+C. Writes bench/results/gateway.md.
 set -euo pipefail
 

@@ -181,9 +181,10 @@ to_ms() {
     else { printf "%s", v } }'
 }
 
-# CPU time (all threads) a process has used so far, in clock ticks: "user system".
+# CPU time (all threads) a process has used so far, in clock ticks: "user system" (utime and stime, fields 14 and 15
+# of /proc/<pid>/stat, counted after the command name, which may hold spaces).
 cpu_ticks() {
-  awk '{ print $14, $15 }' "/proc/$1/stat"
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'
 }
 ticks_per_second="$(getconf CLK_TCK)"
 

@@ -257,7 +257,7 @@ table="$(
 | direct (nginx backend) | ${rps[direct]} | ${p50[direct]} | ${p99[direct]} | ${errors[direct]} | ${cpu_us[direct]} (backend worker) | ${cpu_split[direct]} |
 | nginx reverse proxy (1 worker, keep-alive upstream) | ${rps[nginx]} | ${p50[nginx]} | ${p99[nginx]} | ${errors[nginx]} | ${cpu_us[nginx]} (proxy worker) | ${cpu_split[nginx]} |
 | eas-gateway (Release) | ${rps[gateway]} | ${p50[gateway]} | ${p99[gateway]} | ${errors[gateway]} | ${cpu_us[gateway]} | ${cpu_split[gateway]} |
-| eas-gateway answering 404 itself (no forwarding) | ${rps[floor]} | ${p50[floor]} | ${p99[floor]} | ${errors[floor]} (all 404, expected) | ${cpu_us[floor]} | ${cpu_split[floor]} |
+| eas-gateway answering 404 itself (no forwarding) | ${rps[floor]} | ${p50[floor]} | ${p99[floor]} | ${errors[floor]} (its answers are 404s) | ${cpu_us[floor]} | ${cpu_split[floor]} |
 
 gateway/nginx: throughput **${ratio_rps}×**, p99 **${ratio_p99}×** (target: throughput ≥ 1.00×, p99 ≤ 1.00×);
 CPU per proxied request **${ratio_cpu}×** nginx's; the gateway's own 404 without any forwarding **${ratio_floor}×**

@@ -58,7 +58,7 @@ for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
         message = result.find("t:Output/t:ErrorInfo/t:Message", ns)
         text = (message.text or "").strip() if message is not None else ""
         print(f"FAILED {result.get('testName')} ({result.get('duration')})")
-        for line in text.splitlines()[:15]:
+        for line in text.splitlines()[:40]:
             print("    " + line[:300])
 PY
 fi

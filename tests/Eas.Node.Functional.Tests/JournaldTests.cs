@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Eas.Node.Contracts.V1;
 using Eas.Node.Functional.Tests.Infrastructure;
 using Eas.Node.Logging;
+using Eas.Node.Testing;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Serilog;
@@ -29,12 +28,12 @@ public sealed class JournaldTests
         var tag = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
         var service = "jt_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
         var dir = Directory.CreateTempSubdirectory("eas-jt-").FullName;
-        var coordinatorUrl = $"http://127.0.0.1:{FreePort()}";
+        var coordinatorUrl = $"http://127.0.0.1:{TestPorts.Next()}";
         var coordinatorConfig = Path.Combine(dir, "coordinator.json");
         var agentConfig = Path.Combine(dir, "agent.json");
         var stateDir = Path.Combine(dir, "agent");
         await File.WriteAllTextAsync(coordinatorConfig, $$"""
-            { "Coordinator": { "Listen": "{{coordinatorUrl}}", "DataDir": "{{Path.Combine(dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "http://127.0.0.1:{{FreePort()}}",
+            { "Coordinator": { "Listen": "{{coordinatorUrl}}", "DataDir": "{{Path.Combine(dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "http://127.0.0.1:{{TestPorts.Next()}}",
               "MetricsListen": "" } }
             """);
         await File.WriteAllTextAsync(agentConfig, $$"""
@@ -196,12 +195,5 @@ public sealed class JournaldTests
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         return (process.ExitCode, await stdout, await stderr);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

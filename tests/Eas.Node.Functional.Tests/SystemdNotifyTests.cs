@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Eas.Node.Functional.Tests.Infrastructure;
+using Eas.Node.Testing;
 
 namespace Eas.Node.Functional.Tests;
 
@@ -31,8 +32,8 @@ public sealed class SystemdNotifyTests : IDisposable
     [Fact]
     public async Task Coordinator_ReadyWhenGrpcAndGatewayListen_WatchdogPings_StoppingOnSigterm()
     {
-        var grpc = FreePort();
-        var gateway = FreePort();
+        var grpc = TestPorts.Next();
+        var gateway = TestPorts.Next();
         var daemon = Start(Repo.Coordinator,
             $"--Coordinator:Listen=http://127.0.0.1:{grpc}", $"--Coordinator:DataDir={Path.Combine(_dir, "coordinator")}", $"--Coordinator:GatewayListen=http://127.0.0.1:{gateway}", "--Coordinator:MetricsListen=");
 
@@ -45,11 +46,11 @@ public sealed class SystemdNotifyTests : IDisposable
     [Fact]
     public async Task Gateway_ReadyWhenItListens_WatchdogPings_StoppingOnSigterm()
     {
-        var listen = FreePort();
+        var listen = TestPorts.Next();
 
         // The coordinator it watches is not there: the gateway serves (and pings) while its feed loop retries.
         var daemon = Start(Repo.Dll("gateway/Eas.Node.Gateway", "eas-gateway"),
-            $"--Gateway:Listen=http://127.0.0.1:{listen}", $"--Gateway:Coordinator=http://127.0.0.1:{FreePort()}", "--Gateway:MetricsListen=");
+            $"--Gateway:Listen=http://127.0.0.1:{listen}", $"--Gateway:Coordinator=http://127.0.0.1:{TestPorts.Next()}", "--Gateway:MetricsListen=");
 
         await ExpectReadyThenWatchdogAsync(daemon);
         Connects(listen).Should().BeTrue("READY=1 comes after the listener is up");
@@ -62,7 +63,7 @@ public sealed class SystemdNotifyTests : IDisposable
         var tag = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
         var config = Path.Combine(_dir, "agent.json");
         await File.WriteAllTextAsync(config, $$"""
-            { "Agent": { "NodeName": "notify-{{tag}}", "Coordinator": "http://127.0.0.1:{{FreePort()}}", "StateDir": "{{Path.Combine(_dir, "agent")}}",
+            { "Agent": { "NodeName": "notify-{{tag}}", "Coordinator": "http://127.0.0.1:{{TestPorts.Next()}}", "StateDir": "{{Path.Combine(_dir, "agent")}}",
               "Bridge": "easnt{{tag}}", "Subnet": "10.239.{{Environment.ProcessId % 250}}.0/24", "Gpu": { "NvmlLibrary": "libnvidia-ml.so.1" }, "MetricsListen": "" } }
             """);
 
@@ -182,12 +183,5 @@ public sealed class SystemdNotifyTests : IDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

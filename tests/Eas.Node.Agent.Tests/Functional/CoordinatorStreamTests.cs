@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Eas.Node.Agent.Tests.Support;
 using Eas.Node.Contracts.V1;
+using Eas.Node.Testing;
 using Xunit.Abstractions;
 
 namespace Eas.Node.Agent.Tests.Functional;
@@ -110,11 +111,8 @@ public sealed class CoordinatorStreamTests(ITestOutputHelper output)
     public async Task Agent_CoordinatorAway_KeepsRetryingThenRegisters()
     {
         await using var env = new AgentTestEnvironment();
-        // Reserve a port, then free it: the agent starts against nothing listening there.
-        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        // A port nothing listens on yet: the agent starts against it, the fake coordinator comes up there later.
+        var port = TestPorts.Next();
         using var host = env.BuildHost($"http://127.0.0.1:{port}");
         await host.StartAsync();
         try

@@ -5,6 +5,7 @@ using Eas.Node.Agent.Instances;
 using Eas.Node.Agent.Options;
 using Eas.Node.Agent.State;
 using Eas.Node.Contracts.V1;
+using Eas.Node.Testing;
 
 namespace Eas.Node.Agent.Tests.Health;
 
@@ -119,12 +120,8 @@ public sealed class ProbeChecksTests
             throw new IOException("runc is missing");
     }
 
-    internal static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A loopback port nothing listens on, outside the range a connect() takes its own port from.</summary>
+    internal static int ClosedPort() => TestPorts.Next();
 
     internal static InstanceContext Context(InstanceSpec? spec = null, string ip = "127.0.0.1", string? stateDir = null)
     {

@@ -1,7 +1,6 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Eas.Node.Contracts.V1;
+using Eas.Node.Testing;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -27,12 +26,17 @@ public class Cluster : IAsyncLifetime
     /// <summary>A cluster whose agent has fake GPUs (<paramref name="fakeGpus"/>, e.g. 2xH100-80GB) when given.</summary>
     protected Cluster(string suffix, int subnetSecondOctet, string? fakeGpus)
     {
+        if (CanRun && fakeGpus is not null && !File.Exists(Repo.FakeNvmlLibrary))
+        {
+            throw new InvalidOperationException($"{Repo.FakeNvmlLibrary} is not built: run `make fake-nvml` (`make build` and `make test` do)");
+        }
+
         var tag = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture) + suffix;
         Dir = Directory.CreateTempSubdirectory("eas-ft-").FullName;
-        CoordinatorUrl = $"http://127.0.0.1:{FreePort()}";
-        GatewayUrl = $"http://127.0.0.1:{FreePort()}";
-        CoordinatorMetricsUrl = $"http://127.0.0.1:{FreePort()}";
-        AgentMetricsUrl = $"http://127.0.0.1:{FreePort()}";
+        CoordinatorUrl = $"http://127.0.0.1:{TestPorts.Next()}";
+        GatewayUrl = $"http://127.0.0.1:{TestPorts.Next()}";
+        CoordinatorMetricsUrl = $"http://127.0.0.1:{TestPorts.Next()}";
+        AgentMetricsUrl = $"http://127.0.0.1:{TestPorts.Next()}";
         Bridge = "easft" + tag;
         Subnet = $"10.{subnetSecondOctet}.{Environment.ProcessId % 250}.0/24";
         NodeName = "ft-node-" + tag;
@@ -163,6 +167,11 @@ public class Cluster : IAsyncLifetime
         Exception? lastError = null;
         while (DateTime.UtcNow < deadline)
         {
+            if (_coordinator is { HasExited: true })
+            {
+                throw new InvalidOperationException($"the coordinator exited while waiting for {what}\n--- coordinator log tail ---\n{Tail("coordinator.log")}");
+            }
+
             try
             {
                 if (await condition())
@@ -205,7 +214,7 @@ public class Cluster : IAsyncLifetime
 
             await WaitForAsync(async () => (await Services.ListServicesAsync(new ListServicesRequest())).Services.Count == 0, TimeSpan.FromSeconds(60), "services to be deleted");
         }
-        catch (Exception e) when (e is RpcException or TimeoutException)
+        catch (Exception e) when (e is RpcException or TimeoutException or InvalidOperationException)
         {
             // Cleanup below removes whatever is left.
         }
@@ -225,13 +234,6 @@ public class Cluster : IAsyncLifetime
         {
             Thread.Sleep(100);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Eas.Node.Contracts.V1;
+using Eas.Node.Testing;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -23,8 +22,8 @@ public sealed class MultiNodeCluster : IAsyncDisposable
     {
         var tag = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
         Dir = Directory.CreateTempSubdirectory("eas-mn-").FullName;
-        CoordinatorUrl = $"http://127.0.0.1:{FreePort()}";
-        GatewayUrl = $"http://127.0.0.1:{FreePort()}";
+        CoordinatorUrl = $"http://127.0.0.1:{TestPorts.Next()}";
+        GatewayUrl = $"http://127.0.0.1:{TestPorts.Next()}";
         CoordinatorConfig = Path.Combine(Dir, "coordinator.json");
         File.WriteAllText(CoordinatorConfig, $$"""
             { "Coordinator": { "Listen": "{{CoordinatorUrl}}", "DataDir": "{{Path.Combine(Dir, "coordinator")}}", "EmbeddedGateway": true, "GatewayListen": "{{GatewayUrl}}", "MetricsListen": ""{{coordinatorSettings}} } }
@@ -107,6 +106,11 @@ public sealed class MultiNodeCluster : IAsyncDisposable
         Exception? lastError = null;
         while (DateTime.UtcNow < deadline)
         {
+            if (_coordinator is { HasExited: true })
+            {
+                throw new InvalidOperationException($"the coordinator exited while waiting for {what}\n{Logs()}");
+            }
+
             try
             {
                 if (await read() is { } value)
@@ -176,13 +180,6 @@ public sealed class MultiNodeCluster : IAsyncDisposable
 
     private static string Tail(string path, int lines = 30) =>
         File.Exists(path) ? string.Join('\n', File.ReadLines(path).TakeLast(lines)) : "(no log)";
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>One node: an eas-agent with its own name, state directory, bridge and subnet.</summary>
     public sealed class Node

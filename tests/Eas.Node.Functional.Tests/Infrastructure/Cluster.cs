@@ -161,35 +161,11 @@ public class Cluster : IAsyncLifetime
         return last!;
     }
 
-    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string>? state = null)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? lastError = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_coordinator is { HasExited: true })
-            {
-                throw new InvalidOperationException($"the coordinator exited while waiting for {what}\n--- coordinator log tail ---\n{Tail("coordinator.log")}");
-            }
+    public Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string>? state = null) =>
+        Poll.UntilAsync(async () => await condition() ? "" : null, timeout, what, () => _coordinator is { HasExited: true }, Logs, state);
 
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (RpcException e)
-            {
-                lastError = e;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}. {state?.Invoke()} {lastError?.Message}\n" +
-            $"--- coordinator log tail ---\n{Tail("coordinator.log")}\n--- agent log tail ---\n{Tail("agent.log")}");
-    }
+    /// <summary>The tails of both daemons' logs, for a failure message.</summary>
+    public string Logs() => $"--- coordinator log tail ---\n{Tail("coordinator.log")}\n--- agent log tail ---\n{Tail("agent.log")}";
 
     public string Tail(string log, int lines = 40)
     {

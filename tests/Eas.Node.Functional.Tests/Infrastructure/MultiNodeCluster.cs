@@ -99,35 +99,9 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             () => last?.ToString() ?? "");
     }
 
-    public async Task<T> WaitForAsync<T>(Func<Task<T?>> read, TimeSpan timeout, string what, Func<string>? state = null)
-        where T : class
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? lastError = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_coordinator is { HasExited: true })
-            {
-                throw new InvalidOperationException($"the coordinator exited while waiting for {what}\n{Logs()}");
-            }
-
-            try
-            {
-                if (await read() is { } value)
-                {
-                    return value;
-                }
-            }
-            catch (RpcException e)
-            {
-                lastError = e;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}. {state?.Invoke()} {lastError?.Message}\n{Logs()}");
-    }
+    public Task<T> WaitForAsync<T>(Func<Task<T?>> read, TimeSpan timeout, string what, Func<string>? state = null)
+        where T : class =>
+        Poll.UntilAsync(read, timeout, what, () => _coordinator is { HasExited: true }, Logs, state);
 
     /// <summary>The tails of every daemon's log, for a failure message.</summary>
     public string Logs() =>
